@@ -1,0 +1,13 @@
+"""The primitives, declared once each in one registry, and the functions that build them.
+
+Families: elementwise, reductions, shape/indexing, linear algebra and the stable softmax family.
+"""
+from . import elementwise, linalg, reductions, shape  # noqa: F401  (declare the primitives)
+from .api import (abs, add, broadcast_to, concatenate, convert, cos, div, dot, equal, exp, expand_dims,
+                  getitem, greater, greater_equal, less, less_equal, log, log1p, log_softmax,
+                  logical_not, logsumexp, matmul, max, maximum, mean, minimum, mul, neg, not_equal,
+                  ones_like, pow, relu, reshape, sigmoid, sign, sin, softmax, sqrt, squeeze, stack,
+                  stop_gradient, sub, sum, swapaxes, take, tan, tanh, transpose, where, zeros_like)
+from ..engine.primitive import REGISTRY
+
+__all__ = [n for n in dir() if not n.startswith("_") and n not in ("elementwise", "linalg", "reductions", "shape")]

@@ -1,0 +1,77 @@
+"""Kernels called by generated code: numba functions for the cpu target, numpy for the reference.
+
+They take arrays and ints only, so generated modules that call them cache on disk; the compiler's
+cache key includes a hash of this file's source.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+def argmax_mask(x, axes):
+    """True at the first maximal element (C order) of each slice over ``axes``; a NaN wins."""
+    rest = [k for k in range(x.ndim) if k not in axes]
+    moved = np.transpose(x, rest + list(axes))
+    flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
+    mask = np.zeros(flat.shape, dtype=bool)
+    if flat.shape[-1]:
+        hits = np.argmax(np.where(np.isnan(flat), np.inf, flat) if flat.dtype.kind == "f" else flat, axis=-1)
+        np.put_along_axis(mask, hits[..., None], True, axis=-1)
+    return np.transpose(mask.reshape(moved.shape), np.argsort(rest + list(axes)))
+
+
+@numba.njit(cache=True)
+def argmax_mask_2d(x):
+    """Row-wise: True at the first maximum of each row of a 2-D array (a NaN wins)."""
+    out = np.zeros(x.shape, dtype=np.bool_)
+    for i in range(x.shape[0]):
+        best = 0
+        for j in range(1, x.shape[1]):
+            v, b = x[i, j], x[i, best]
+            if b == b and (v > b or v != v):
+                best = j
+        if x.shape[1]:
+            out[i, best] = True
+    return out
+
+
+def take_grad(ct, idx, like):
+    out = np.zeros_like(like)
+    np.add.at(out, idx, ct)
+    return out
+
+
+@numba.njit(cache=True)
+def take_2d(x, idx):
+    """Rows ``idx`` (flat, negative allowed) of a 2-D array."""
+    n = x.shape[0]
+    out = np.empty((idx.shape[0], x.shape[1]), dtype=x.dtype)
+    for i in range(idx.shape[0]):
+        r = idx[i] + n if idx[i] < 0 else idx[i]
+        if r < 0 or r >= n:
+            raise IndexError("take: index out of range")
+        out[i] = x[r]
+    return out
+
+
+@numba.njit(cache=True)
+def take_grad_2d(ct, idx, n):
+    """The adjoint of ``take_2d``: rows of ``ct`` added into an ``n``-row zero array."""
+    out = np.zeros((n, ct.shape[1]), dtype=ct.dtype)
+    for i in range(idx.shape[0]):
+        r = idx[i] + n if idx[i] < 0 else idx[i]
+        out[r] += ct[i]
+    return out
+
+
+@numba.njit(cache=True)
+def matmul_3d(a, b):
+    """Batched matrix product of 3-D arrays whose batch sizes are equal or 1."""
+    batch = max(a.shape[0], b.shape[0])
+    out = np.empty((batch, a.shape[1], b.shape[2]), dtype=a.dtype)
+    for i in range(batch):
+        ai = a[i if a.shape[0] > 1 else 0]
+        bi = b[i if b.shape[0] > 1 else 0]
+        out[i] = np.dot(ai, bi)
+    return out

@@ -1,0 +1,58 @@
+"""Matrix product (batched, numpy broadcasting over leading dims). Rank-1 operands are handled
+by the front end (``ops.matmul``) with expand_dims/squeeze, so the primitive sees rank >= 2."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..engine.ir import Aval, GraphError, _fmt_shape, broadcast_shapes
+from ..engine.primitive import Primitive, bind
+from .rules import unbroadcast
+
+
+def _matmul_rule(x, y):
+    if x.ndim < 2 or y.ndim < 2:
+        raise GraphError(f"matmul: operands need rank >= 2 here, got {x.aval} and {y.aval}")
+    if x.dtype != y.dtype:
+        raise GraphError(f"matmul: dtypes {x.dtype} and {y.dtype} differ")
+    k1, k2 = x.shape[-1], y.shape[-2]
+    if k1 is not None and k2 is not None and k1 != k2:
+        raise GraphError(f"matmul: shapes {_fmt_shape(x.shape)} and {_fmt_shape(y.shape)} do not align "
+                         f"({k1} != {k2})")
+    batch = broadcast_shapes("matmul", x.shape[:-2], y.shape[:-2])
+    return Aval(batch + (x.shape[-2], y.shape[-1]), x.dtype)
+
+
+def swap_last(x):
+    perm = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
+    return bind("transpose", x, perm=perm)
+
+
+def _matmul_jvp(primals, tangents, ans):
+    x, y = primals
+    tx, ty = tangents
+    terms = [bind("matmul", tx, y) if tx is not None else None, bind("matmul", x, ty) if ty is not None else None]
+    terms = [t for t in terms if t is not None]
+    out = terms[0] if len(terms) == 1 else bind("add", *terms)
+    return out if out.shape == ans.shape else bind("broadcast_like", out, ans)
+
+
+def _matmul_vjp(ct, primals, ans):
+    x, y = primals
+    return [unbroadcast(bind("matmul", ct, swap_last(y)), x), unbroadcast(bind("matmul", swap_last(x), ct), y)]
+
+
+def _matmul_emit(target, n, out, a, b):
+    x, y = n.inputs
+    if target == "numpy":
+        return [f"{out} = np.matmul({a}, {b})"]
+    if x.ndim == 2 and y.ndim == 2:
+        return [f"{out} = np.dot({a}, {b})"]
+    if n.ndim > 3:
+        raise NotImplementedError("matmul: the cpu target supports batched products of rank <= 3")
+    a3 = a if x.ndim == 3 else f"np.ascontiguousarray({a}).reshape((1,) + {a}.shape)"
+    b3 = b if y.ndim == 3 else f"np.ascontiguousarray({b}).reshape((1,) + {b}.shape)"
+    return [f"{out} = _k.matmul_3d(np.ascontiguousarray({a3}), np.ascontiguousarray({b3}))"]
+
+
+Primitive("matmul", _matmul_rule, lambda x, y: np.matmul(x, y), jvp=_matmul_jvp, vjp=_matmul_vjp,
+          emit=_matmul_emit)
