@@ -1,0 +1,40 @@
+"""Names and literals in generated source. No user string reaches the source as written: names
+are reduced to ``[A-Za-z0-9_]`` and made unique, numbers are written from numpy values."""
+from __future__ import annotations
+
+import keyword
+import math
+import re
+
+import numpy as np
+
+RESERVED = {"np", "numba", "_k", "math"}
+
+
+def sanitize(name: str, taken: set, fallback: str = "arg") -> str:
+    """A safe, unique Python identifier derived from ``name`` (added to ``taken``)."""
+    base = re.sub(r"[^A-Za-z0-9_]", "_", name)[:40].strip("_") or fallback
+    if base[0].isdigit() or keyword.iskeyword(base) or base in RESERVED or re.fullmatch(r"v\d+(_\w*)?", base):
+        base = f"{fallback}_{base}"
+    candidate, k = base, 1
+    while candidate in taken or keyword.iskeyword(candidate):
+        candidate = f"{base}_{k}"
+        k += 1
+    taken.add(candidate)
+    return candidate
+
+
+def dtype_code(dtype: str) -> str:
+    return "np.bool_" if dtype == "bool" else f"np.{dtype}"
+
+
+def literal(value, dtype: str) -> str:
+    """Source for a scalar constant of ``dtype`` (typed, so float32 code stays float32)."""
+    v = np.asarray(value).reshape(())
+    if dtype == "bool":
+        return "True" if bool(v) else "False"
+    if dtype.startswith("int"):
+        return f"{dtype_code(dtype)}({int(v)})"
+    x = float(v)
+    text = "np.nan" if math.isnan(x) else ("np.inf" if x > 0 else "-np.inf") if math.isinf(x) else repr(x)
+    return f"{dtype_code(dtype)}({text})"
