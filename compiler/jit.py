@@ -10,6 +10,7 @@ from ..engine.transforms import Lazy
 from . import cache, codegen, passes
 
 TARGETS = ("numpy", "cpu")
+_PYTHON_SCALARS = ("float64", "int64", "bool")  # dtypes numba types a Python scalar as
 
 
 class Compiled:
@@ -28,27 +29,47 @@ class Compiled:
         name = self.source.split("\ndef ", 1)[1].split("(", 1)[0]
         self._fn, self.path = cache.load(self.source, target, name)
         self.compile_seconds = None
+        self._out_dtypes = [np.dtype(o.dtype) for o in self.function.outputs]
+        self._specs = [(np.dtype(i.dtype), i.ndim, i.shape, i.dtype in _PYTHON_SCALARS)
+                       for i in self.function.inputs]
 
-    def __call__(self, *args):
+    def _arguments(self, args) -> list:
+        """Arguments as the generated code takes them. The common case (arrays of the right
+        dtype and rank, Python floats for float64 scalars) costs no conversion."""
         f = self.function
         if len(args) != len(f.inputs):
             raise TypeError(f"{f.name}: expected {len(f.inputs)} arguments "
                             f"({', '.join(i.name for i in f.inputs)}), got {len(args)}")
-        arrays = [check_arg(f, i, a) for i, a in zip(f.inputs, args)]
-        if self.target == "cpu":
-            arrays = [a[()] if a.ndim == 0 else a for a in arrays]
-            if self.compile_seconds is None:
-                start = time.perf_counter()
-                out = self._fn(*arrays, *self._consts)
-                self.compile_seconds = time.perf_counter() - start
-            else:
-                out = self._fn(*arrays, *self._consts)
+        out = []
+        for a, inp, (dtype, ndim, shape, python_scalar) in zip(args, f.inputs, self._specs):
+            if not (type(a) is np.ndarray and a.dtype == dtype and a.ndim == ndim
+                    and all(d is None or d == s for d, s in zip(shape, a.shape))):
+                if type(a) is float and python_scalar and ndim == 0 and dtype == np.float64:
+                    out.append(a)
+                    continue
+                a = check_arg(f, inp, a)
+            if ndim == 0 and self.target == "cpu":  # numba dispatches fastest on Python scalars
+                a = a.item() if python_scalar else a[()]
+            out.append(a)
+        return out
+
+    def __call__(self, *args):
+        arrays = self._arguments(args)
+        if self.compile_seconds is None:
+            start = time.perf_counter()
+            out = self._run(arrays)
+            self.compile_seconds = time.perf_counter() - start
         else:
-            with np.errstate(all="ignore"):
-                out = self._fn(*arrays, *self._consts)
-        outs = out if f.multiple else (out,)
-        outs = tuple(np.asarray(o, dtype=node.dtype) for o, node in zip(outs, f.outputs))
-        return outs if f.multiple else outs[0]
+            out = self._run(arrays)
+        if not self.function.multiple:
+            return out if type(out) is np.ndarray else np.asarray(out, dtype=self._out_dtypes[0])
+        return tuple(o if type(o) is np.ndarray else np.asarray(o, dtype=d) for o, d in zip(out, self._out_dtypes))
+
+    def _run(self, arrays):
+        if self.target == "cpu":
+            return self._fn(*arrays, *self._consts)
+        with np.errstate(all="ignore"):
+            return self._fn(*arrays, *self._consts)
 
     @property
     def cache_hits(self) -> int:

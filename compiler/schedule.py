@@ -41,7 +41,7 @@ class Scheduler:
 
     def __init__(self, nodes, dims_of):
         self.dims_of = dims_of  # node -> tuple of dim expression strings
-        self.pending = [n for n in nodes if n.prim not in ("var", "const")]
+        self.pending = {n.id: n for n in nodes if n.prim not in ("var", "const")}  # in topological order
         self.avail = {n.id for n in nodes if n.prim in ("var", "const")}
         self.items = []
 
@@ -57,24 +57,24 @@ class Scheduler:
         while self.pending:
             if group is not None:
                 inner = group.elementwise_ids
-                joins = next((n for n in self.pending if self.loopable(n) and self._ready(n, inner)
+                joins = next((n for n in self.pending.values() if self.loopable(n) and self._ready(n, inner)
                               and self.dims_of(iteration_node(n)) == group.dims), None)
                 if joins is not None:
                     group.members.append(joins)
-                    self.pending.remove(joins)
+                    del self.pending[joins.id]
                     continue
                 # a statement that does not need the group can run before its loop
-                independent = next((n for n in self.pending if not self.loopable(n) and self._ready(n)), None)
+                independent = next((n for n in self.pending.values() if not self.loopable(n) and self._ready(n)), None)
                 if independent is not None:
                     before.append(independent)
                     self.avail.add(independent.id)
-                    self.pending.remove(independent)
+                    del self.pending[independent.id]
                     continue
                 self._close(group, before)
                 group, before = None, []
                 continue
-            n = next(n for n in self.pending if self._ready(n))
-            self.pending.remove(n)
+            n = next(n for n in self.pending.values() if self._ready(n))
+            del self.pending[n.id]
             if self.loopable(n):
                 group = Group(self.dims_of(iteration_node(n)), [n])
             else:
