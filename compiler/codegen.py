@@ -143,7 +143,7 @@ class LoopEmitter:
         body = []
         for what, item in Scheduler(self.f.nodes, self.dims).run():
             body.extend(self._statement(item) if what == "stmt" else self._loop(item))
-        return self.prog.module(body, "@numba.njit(cache=True, nogil=True)"), self.prog.consts
+        return self.prog.module(body, "@numba.njit(cache=True, nogil=True, error_model=\"numpy\")"), self.prog.consts
 
     def _statement(self, n: Node) -> list:
         prim, out = get(n.prim), self.prog.names[n.id]

@@ -70,7 +70,8 @@ def _inverse(perm):
 Primitive("transpose", _transpose_rule, lambda x, perm: np.transpose(x, perm),
           jvp=lambda p, t, ans, perm: bind("transpose", t[0], perm=perm),
           vjp=lambda ct, p, ans, perm: [bind("transpose", ct, perm=_inverse(perm))],
-          emit=lambda target, n, out, a: [f"{out} = np.transpose({a}, {n.params['perm']})"])
+          emit=lambda target, n, out, a: [f"{out} = {a}.T" if n.params["perm"] == (1, 0) else
+                                          f"{out} = np.transpose({a}, {n.params['perm']})"])
 
 
 # --- broadcast_to (static target shape) ----------------------------------------------------------

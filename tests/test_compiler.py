@@ -1,0 +1,158 @@
+"""The compiler: passes keep results (NaN and Inf included), codegen is fused and readable,
+compiled code is shape-generic and dtype-faithful, and the on-disk cache serves a new process."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import adjit
+from adjit import compiler, engine, ops
+
+SPECIAL = np.array([0.0, -0.0, 1.5, -2.0, np.inf, -np.inf, np.nan])
+
+PROGRAMS = {
+    "x - x": lambda x: x - x,
+    "x * 0": lambda x: x * 0.0,
+    "x / x": lambda x: x / x,
+    "x * 1 + 0": lambda x: x * 1.0 + 0.0,
+    "--x": lambda x: -(-x),
+    "x ** 1": lambda x: x ** 1.0,
+    "cse": lambda x: ops.tanh(x) * ops.tanh(x) + ops.exp(x - x),
+    "folding": lambda x: x * (ops.exp(engine.const(0.0)) + 2.0 ** 3.0),
+    "where": lambda x: ops.where(x > 0, ops.log(x), 0.0),
+    "reduce": lambda x: ops.sum(x * 2.0) + ops.max(x),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+@pytest.mark.parametrize("target", ["numpy", "cpu"])
+def test_passes_and_targets_keep_results_for_special_values(name, target):
+    f = engine.trace(PROGRAMS[name], SPECIAL)
+    expected = f(SPECIAL)
+    for optimize in (False, True):
+        got = compiler.jit(f, target, optimize=optimize)(SPECIAL)
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_each_pass_alone_keeps_results():
+    x = np.linspace(-2, 2, 9)
+    for name, fn in PROGRAMS.items():
+        f = engine.trace(fn, x)
+        for p in (compiler.cse, compiler.dce, compiler.fold_constants, compiler.simplify):
+            g = p(f)
+            engine.check_function(g)
+            np.testing.assert_array_equal(g(x), f(x), err_msg=f"{p.__name__} on {name}")
+
+
+def test_cse_merges_and_folding_folds():
+    f = engine.trace(PROGRAMS["cse"], np.ones(3))
+    assert [n.prim for n in compiler.cse(f).nodes].count("tanh") == 1
+    folded = compiler.fold_constants(engine.trace(PROGRAMS["folding"], np.ones(3)))
+    assert [n.prim for n in folded.nodes if n.prim != "var"] == ["const", "mul"]
+
+
+def test_simplify_is_ieee_safe():
+    prims = lambda fn: {n.prim for n in compiler.optimize(engine.trace(fn, np.ones(2))).nodes}
+    assert prims(PROGRAMS["x * 1 + 0"]) == {"var"}
+    assert prims(PROGRAMS["--x"]) == {"var"}
+    assert "sub" in prims(PROGRAMS["x - x"])
+    assert "mul" in prims(PROGRAMS["x * 0"])
+    assert "div" in prims(PROGRAMS["x / x"])
+
+
+def _cheap(x):
+    return ops.sum(ops.tanh(x) * x ** 2 + ops.exp(-x * x))
+
+
+def test_cheap_gradient_is_one_fused_loop_with_no_temporaries():
+    x = np.linspace(-1, 1, 11)
+    g = compiler.jit(engine.grad(engine.trace(_cheap, x)), "cpu")
+    body = g.source.split("def ", 1)[1]
+    assert body.count("for i0 in range") == 1
+    assert body.count("np.empty(") == 1  # only the gradient itself is allocated
+    t = np.tanh(x)
+    np.testing.assert_allclose(g(x), (1 - t * t) * x ** 2 + 2 * x * t - 2 * x * np.exp(-x * x), rtol=1e-12)
+    f = compiler.jit(engine.trace(_cheap, x), "cpu")
+    assert "np.empty(" not in f.source and f.source.count("for i0") == 1
+
+
+def test_generated_source_is_readable():
+    g = compiler.jit(engine.grad(engine.trace(lambda x1, x2: ops.log(x1) + x1 * x2, 2.0, 5.0)), "cpu")
+    assert "def grad_f(x1, x2):" in g.source
+    assert "# v0 = div(np.float64(1.0), x1)  f64[]\n    v0 = (np.float64(1.0) / x1)" in g.source
+    assert os.path.exists(g.path) and open(g.path).read() == g.source
+
+
+def _mlp_loss(W1, b1, W2, b2, x, y):
+    h = ops.tanh(x @ W1 + b1)
+    return -ops.mean(ops.sum(ops.log_softmax(h @ W2 + b2) * y, axis=-1))
+
+
+def _mlp_args(dtype, batch):
+    r = np.random.default_rng(0)
+    return [r.normal(size=(5, 8)).astype(dtype), np.zeros(8, dtype), r.normal(size=(8, 3)).astype(dtype),
+            np.zeros(3, dtype), r.normal(size=(batch, 5)).astype(dtype), np.eye(3, dtype=dtype)[r.integers(0, 3, batch)]]
+
+
+def _mlp_step(dtype):
+    args = _mlp_args(dtype, 4)
+    specs = [engine.Spec(a.shape, dtype) for a in args[:4]] + [engine.Spec((None, 5), dtype), engine.Spec((None, 3), dtype)]
+    return engine.value_and_grad(engine.trace(_mlp_loss, *specs), wrt=["W1", "b1", "W2", "b2"])
+
+
+def test_one_compilation_serves_every_batch_size():
+    step = _mlp_step("float64")
+    c = compiler.jit(step, "cpu")
+    for batch in (1, 7, 64):
+        args = _mlp_args("float64", batch)
+        for got, want in zip(c(*args), step(*args)):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    assert len(c._fn.signatures) == 1
+
+
+def test_float32_stays_float32():
+    step = _mlp_step("float32")
+    c = compiler.jit(step, "cpu")
+    assert all(n.dtype in ("float32", "bool") for n in c.function.nodes if n.prim != "const" or n.ndim)
+    assert "float64" not in c.source
+    outs = c(*_mlp_args("float32", 6))
+    assert all(o.dtype == np.float32 for o in outs)
+    for got, want in zip(outs, step(*_mlp_args("float32", 6))):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
+
+
+def test_unknown_target_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown target 'gpu'"):
+        compiler.jit(engine.trace(lambda x: x, 1.0), "gpu")
+
+
+def test_jit_of_callables_and_lazy_transformations():
+    f = compiler.jit(lambda x: ops.sin(x) * x)
+    np.testing.assert_allclose(f(np.arange(3.0)), np.sin(np.arange(3.0)) * np.arange(3.0))
+    g = compiler.jit(adjit.grad(lambda x: ops.sum(ops.sin(x) * x)))
+    x = np.arange(3.0)
+    np.testing.assert_allclose(g(x), np.cos(x) * x + np.sin(x))
+
+
+_CACHE_PROGRAM = textwrap.dedent('''
+    import json, numpy as np
+    from adjit import compiler, engine, ops
+    f = engine.grad(engine.trace(lambda x: ops.sum(ops.tanh(x) * x ** 2 + ops.exp(-x * x)), np.ones(4)))
+    c = compiler.jit(f, "cpu")
+    value = c(np.linspace(0, 1, 4)).tolist()
+    print(json.dumps({"hits": c.cache_hits, "misses": c.cache_misses, "value": value, "path": str(c.path)}))
+''')
+
+
+def test_second_process_loads_from_the_cache_without_compiling(tmp_path):
+    env = dict(os.environ, ADJIT_CACHE_DIR=str(tmp_path))
+    runs = [json.loads(subprocess.run([sys.executable, "-c", _CACHE_PROGRAM], env=env, check=True,
+                                      capture_output=True, text=True).stdout.splitlines()[-1]) for _ in range(2)]
+    assert runs[0]["misses"] == 1 and runs[0]["hits"] == 0
+    assert runs[1]["misses"] == 0 and runs[1]["hits"] == 1
+    assert runs[0]["value"] == runs[1]["value"]
+    assert runs[0]["path"].startswith(str(tmp_path))
