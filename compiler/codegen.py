@@ -134,7 +134,9 @@ class LoopEmitter:
             src, axes = self.dims(n.inputs[0]), n.params["axes"]
             out = ["1" if a in axes else d for a, d in enumerate(src) if n.params["keepdims"] or a not in axes]
         else:
-            out = [str(d) if d is not None else f"{self.prog.names[n.id]}.shape[{k}]"
+            known = get(n.prim).dims if n.prim not in ("var", "const") else None
+            known = known(n, [self.dims(i) for i in n.inputs]) if known else (None,) * n.ndim
+            out = [str(d) if d is not None else known[k] or f"{self.prog.names[n.id]}.shape[{k}]"
                    for k, d in enumerate(n.shape)]
         self._dims[n.id] = tuple(out)
         return self._dims[n.id]

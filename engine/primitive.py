@@ -28,6 +28,8 @@ class Primitive:
                                                whole numpy arrays unless ``array_code`` is given)
     array_code(*args, **params) -> str         elementwise: whole-array numpy code, if it differs
     emit(target, out, args, arg_nodes, params) "call": lines of code for the target
+    dims(n, in_dims) -> tuple                  "call": runtime size expression of each output dim
+                                               from its inputs' (None where only the result knows)
     to_sympy(*args, **params)                  a sympy expression, where one exists
     differentiable                             False: derivatives are zero (comparisons, masks)
     """
@@ -41,6 +43,7 @@ class Primitive:
     scalar: Optional[Callable] = None
     array_code: Optional[Callable] = None
     emit: Optional[Callable] = None
+    dims: Optional[Callable] = None
     to_sympy: Optional[Callable] = None
     differentiable: bool = True
     reduction: Optional[dict] = field(default=None)  # {"init": code, "combine": fn(acc, v) -> code}

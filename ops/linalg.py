@@ -54,5 +54,16 @@ def _matmul_emit(target, n, out, a, b):
     return [f"{out} = _k.matmul_3d(np.ascontiguousarray({a3}), np.ascontiguousarray({b3}))"]
 
 
+def _matmul_dims(n, dims):
+    (x, y), (dx, dy) = n.inputs, dims
+    batch = [None] * (n.ndim - 2)
+    for src, d in ((x, dx), (y, dy)):  # a batch dim is known from an operand that is not broadcast
+        for k in range(src.ndim - 2):
+            p = n.ndim - src.ndim + k
+            if src.shape[k] != 1 and batch[p] is None:
+                batch[p] = d[k]
+    return tuple(batch) + (dx[-2], dy[-1])
+
+
 Primitive("matmul", _matmul_rule, lambda x, y: np.matmul(x, y), jvp=_matmul_jvp, vjp=_matmul_vjp,
-          emit=_matmul_emit)
+          emit=_matmul_emit, dims=_matmul_dims)

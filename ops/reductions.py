@@ -82,7 +82,7 @@ def _argmax_mask_emit(target, n, out, a):
 
 
 Primitive("argmax_mask", lambda x, axes: Aval(x.shape, "bool"), kernels.argmax_mask,
-          differentiable=False, emit=_argmax_mask_emit)
+          differentiable=False, emit=_argmax_mask_emit, dims=lambda n, d: d[0])
 
 
 def _dim_size_emit(target, n, out, a):

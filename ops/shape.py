@@ -70,6 +70,7 @@ def _inverse(perm):
 Primitive("transpose", _transpose_rule, lambda x, perm: np.transpose(x, perm),
           jvp=lambda p, t, ans, perm: bind("transpose", t[0], perm=perm),
           vjp=lambda ct, p, ans, perm: [bind("transpose", ct, perm=_inverse(perm))],
+          dims=lambda n, d: tuple(d[0][k] for k in n.params["perm"]),
           emit=lambda target, n, out, a: [f"{out} = {a}.T" if n.params["perm"] == (1, 0) else
                                           f"{out} = np.transpose({a}, {n.params['perm']})"])
 
@@ -121,10 +122,17 @@ def _squeeze_emit(target, n, out, a):
 
 Primitive("expand_dims", _expand_rule, lambda x, axes: np.expand_dims(x, axes),
           jvp=lambda p, t, ans, axes: bind("expand_dims", t[0], axes=axes),
-          vjp=lambda ct, p, ans, axes: [bind("squeeze", ct, axes=axes)], emit=_expand_emit)
+          vjp=lambda ct, p, ans, axes: [bind("squeeze", ct, axes=axes)], emit=_expand_emit,
+          dims=lambda n, d: _expanded_dims(d[0], n.params["axes"]))
 Primitive("squeeze", _squeeze_rule, lambda x, axes: np.squeeze(x, axes),
           jvp=lambda p, t, ans, axes: bind("squeeze", t[0], axes=axes),
-          vjp=lambda ct, p, ans, axes: [bind("expand_dims", ct, axes=axes)], emit=_squeeze_emit)
+          vjp=lambda ct, p, ans, axes: [bind("expand_dims", ct, axes=axes)], emit=_squeeze_emit,
+          dims=lambda n, d: tuple(e for k, e in enumerate(d[0]) if k not in n.params["axes"]))
+
+
+def _expanded_dims(dims, axes):
+    it = iter(dims)
+    return tuple("1" if k in axes else next(it) for k in range(len(dims) + len(axes)))
 
 
 # --- concatenate ---------------------------------------------------------------------------------
@@ -215,6 +223,7 @@ Primitive("getitem", _getitem_rule, _getitem_impl,
 Primitive("getitem_grad", lambda ct, like, index: Aval(like.shape, like.dtype), _getitem_grad_impl,
           jvp=lambda p, t, ans, index: None if t[0] is None else bind("getitem_grad", t[0], p[1], index=index),
           vjp=lambda ct, p, ans, index: [bind("getitem", ct, index=index), None],
+          dims=lambda n, d: d[1],
           emit=lambda target, n, out, ct, like: [f"{out} = np.zeros_like({like})",
                                                  f"{out}[{index_code(n.params['index'])}] = {ct}"])
 
@@ -244,8 +253,10 @@ def _take_grad_emit(target, n, out, ct, idx, like):
 
 Primitive("take", _take_rule, lambda x, idx: x[idx],
           jvp=lambda p, t, ans: bind("take", t[0], p[1]),
-          vjp=lambda ct, p, ans: [bind("take_grad", ct, p[1], p[0]), None], emit=_take_emit)
+          vjp=lambda ct, p, ans: [bind("take_grad", ct, p[1], p[0]), None], emit=_take_emit,
+          dims=lambda n, d: d[1] + d[0][1:])
 Primitive("take_grad", lambda ct, idx, like: Aval(like.shape, like.dtype),
           kernels.take_grad,
           jvp=lambda p, t, ans: None if t[0] is None else bind("take_grad", t[0], p[1], p[2]),
-          vjp=lambda ct, p, ans: [bind("take", ct, p[1]), None, None], emit=_take_grad_emit)
+          vjp=lambda ct, p, ans: [bind("take", ct, p[1]), None, None], emit=_take_grad_emit,
+          dims=lambda n, d: d[2])
