@@ -14,7 +14,7 @@ RESERVED = {"np", "numba", "_k", "math"}
 def sanitize(name: str, taken: set, fallback: str = "arg") -> str:
     """A safe, unique Python identifier derived from ``name`` (added to ``taken``)."""
     base = re.sub(r"[^A-Za-z0-9_]", "_", name)[:40].strip("_") or fallback
-    if base[0].isdigit() or keyword.iskeyword(base) or base in RESERVED or re.fullmatch(r"v\d+(_\w*)?", base):
+    if base[0].isdigit() or keyword.iskeyword(base) or base in RESERVED or re.fullmatch(r"[vi]\d+(_\w*)?", base):
         base = f"{fallback}_{base}"
     candidate, k = base, 1
     while candidate in taken or keyword.iskeyword(candidate):

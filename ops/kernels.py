@@ -67,11 +67,8 @@ def take_grad_2d(ct, idx, n):
 
 @numba.njit(cache=True)
 def matmul_3d(a, b):
-    """Batched matrix product of 3-D arrays whose batch sizes are equal or 1."""
-    batch = max(a.shape[0], b.shape[0])
-    out = np.empty((batch, a.shape[1], b.shape[2]), dtype=a.dtype)
-    for i in range(batch):
-        ai = a[i if a.shape[0] > 1 else 0]
-        bi = b[i if b.shape[0] > 1 else 0]
-        out[i] = np.dot(ai, bi)
+    """Batched matrix product of two stacks of matrices of the same length."""
+    out = np.empty((a.shape[0], a.shape[1], b.shape[2]), dtype=a.dtype)
+    for i in range(a.shape[0]):
+        out[i] = np.dot(a[i], b[i])
     return out

@@ -11,7 +11,7 @@ from .rules import unbroadcast
 
 def _matmul_rule(x, y):
     if x.ndim < 2 or y.ndim < 2:
-        raise GraphError(f"matmul: operands need rank >= 2 here, got {x.aval} and {y.aval}")
+        raise GraphError(f"matmul: operands need rank >= 2 here, got {x} and {y}")
     if x.dtype != y.dtype:
         raise GraphError(f"matmul: dtypes {x.dtype} and {y.dtype} differ")
     k1, k2 = x.shape[-1], y.shape[-2]
@@ -47,11 +47,13 @@ def _matmul_emit(target, n, out, a, b):
         return [f"{out} = np.matmul({a}, {b})"]
     if x.ndim == 2 and y.ndim == 2:
         return [f"{out} = np.dot({a}, {b})"]
-    if n.ndim > 3:
-        raise NotImplementedError("matmul: the cpu target supports batched products of rank <= 3")
-    a3 = a if x.ndim == 3 else f"np.ascontiguousarray({a}).reshape((1,) + {a}.shape)"
-    b3 = b if y.ndim == 3 else f"np.ascontiguousarray({b}).reshape((1,) + {b}.shape)"
-    return [f"{out} = _k.matmul_3d(np.ascontiguousarray({a3}), np.ascontiguousarray({b3}))"]
+    if y.ndim == 2:  # a stack of matrices times one matrix: a single GEMM
+        return [f"{out} = np.dot(np.ascontiguousarray({a}).reshape((-1, {a}.shape[-1])), {b})"
+                f".reshape({a}.shape[:-1] + ({b}.shape[-1],))"]
+    stack = "np.ascontiguousarray(np.broadcast_to({0}, {1}_b + {0}.shape[-2:])).reshape((-1,) + {0}.shape[-2:])"
+    return [f"{out}_b = np.broadcast_shapes({a}.shape[:-2], {b}.shape[:-2])",
+            f"{out} = _k.matmul_3d({stack.format(a, out)}, {stack.format(b, out)})"
+            f".reshape({out}_b + ({a}.shape[-2], {b}.shape[-1]))"]
 
 
 def _matmul_dims(n, dims):
