@@ -42,7 +42,9 @@ def _is_identifier(name: str) -> bool:
 
 
 def _print_name(name: str) -> str:
-    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name) else repr(name)
+    # an input named like a node (v3) is quoted, so the SSA text stays unambiguous
+    plain = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name) and not re.fullmatch(r"v\d+", name)
+    return name if plain else repr(name)
 
 
 def format_param(value) -> str:
@@ -74,7 +76,7 @@ class Function:
         if dup:
             raise GraphError(f"Function: input names must be unique, {sorted(dup)} repeat")
         self.multiple = not isinstance(outputs, Node)
-        outs = [outputs] if isinstance(outputs, Node) else list(outputs)
+        outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]  # a non-node fails below
         for o in outs:
             if not isinstance(o, Node):
                 raise GraphError(f"Function: outputs must be graph nodes, got {type(o).__name__}")

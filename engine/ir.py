@@ -17,6 +17,7 @@ import itertools
 import os
 import sys
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
@@ -84,7 +85,7 @@ def _fmt_shape(shape) -> str:
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _INTERNAL = tuple(os.path.join(_ROOT, d) + os.sep for d in ("engine", "ops", "compiler", "nn")) + (
-    os.path.join(_ROOT, "cli.py"), os.path.join(_ROOT, "__init__.py"))
+    *(os.path.join(_ROOT, m) for m in ("cli.py", "demo.py", "expression.py", "__init__.py", "__main__.py")),)
 
 
 def user_origin() -> str:
@@ -114,7 +115,7 @@ class Node:
     def __init__(self, prim, inputs, params, aval, origin=None):
         object.__setattr__(self, "prim", prim)
         object.__setattr__(self, "inputs", tuple(inputs))
-        object.__setattr__(self, "params", dict(params))
+        object.__setattr__(self, "params", MappingProxyType(dict(params)))  # read-only view
         object.__setattr__(self, "aval", aval)
         object.__setattr__(self, "origin", origin or user_origin())
         object.__setattr__(self, "id", next(_ids))

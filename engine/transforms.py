@@ -10,7 +10,7 @@ import functools
 import numpy as np
 
 from .autodiff import jvp_nodes, vjp_nodes
-from .function import Function, Spec, _spec_of, trace
+from .function import Function, Spec, _spec_of, inline, trace
 from .ir import FUNCTIONS, GraphError, Node, const, is_float, var
 
 _MEMO: dict = {}
@@ -213,7 +213,7 @@ def hessian(f: Function, wrt=None) -> Function:
     idx = _wrt_indices(f, wrt, "hessian")
     g = grad(f, wrt=[f.inputs[k].name for k in idx])
     blocks = []
-    for gk in g.outputs:
+    for gk in inline(g, f.inputs):  # grad is memoized by structure: g may be over another f's vars
         for k in idx:
             x = f.inputs[k]
             cols = [_or_zeros(jvp_nodes([gk], {x.id: _basis(x.aval, j)})[0], gk)

@@ -7,9 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine.ir import FUNCTIONS, GraphError, Node, as_node, const, is_float
+from ..engine.ir import FUNCTIONS, GraphError, Node, _fmt_shape, as_node, const, is_float, user_origin
 from ..engine.primitive import bind
 from .rules import check_axes
+
+
+def _error(message: str) -> GraphError:
+    """A GraphError for a mistake caught before ``bind``: it names the user's file:line too."""
+    return GraphError(f"{message} (at {user_origin()})")
 
 
 def _strong_dtype(x):
@@ -84,7 +89,7 @@ def where(cond, x, y):
     gradient into NaN: ``grad(where(x > 0, log(x), 0))`` at 0 is 0, not NaN."""
     cond = as_node(cond)
     if cond.dtype != "bool":
-        raise GraphError(f"where: the condition must be bool, got {cond.dtype}")
+        raise _error(f"where: the condition must be bool, got {cond.dtype}")
     return bind("where", cond, *promote(x, y))
 
 
@@ -197,9 +202,9 @@ def squeeze(x, axis=None):
 
 
 def concatenate(xs, axis=0):
-    xs = promote(*xs)
     if not xs:
-        raise GraphError("concatenate: needs at least one array")
+        raise _error("concatenate: needs at least one array")
+    xs = promote(*xs)
     axis = check_axes("concatenate", axis, xs[0].ndim)[0]
     return bind("concatenate", *xs, axis=axis)
 
@@ -222,11 +227,11 @@ def getitem(x, index):
         index = (index,)
     if len(index) == 1 and isinstance(index[0], (Node, np.ndarray, list)):
         return take(x, index[0])
-    if sum(i is Ellipsis for i in index) > 1:
-        raise GraphError("getitem: more than one '...'")
+    if [i is Ellipsis for i in index].count(True) > 1:  # (`sum` here is ops.sum)
+        raise _error("getitem: more than one '...'")
     n_real = len([i for i in index if i is not None and i is not Ellipsis])
     if n_real > x.ndim:
-        raise GraphError(f"getitem: {n_real} indices for an array of rank {x.ndim}")
+        raise _error(f"getitem: {n_real} indices for an array of rank {x.ndim}")
     if Ellipsis in index:
         k = index.index(Ellipsis)
         index = index[:k] + (slice(None),) * (x.ndim - n_real) + index[k + 1:]
@@ -238,13 +243,13 @@ def getitem(x, index):
         elif isinstance(i, slice):
             parts = [i.start, i.stop, i.step]
             if not all(p is None or isinstance(p, (int, np.integer)) for p in parts):
-                raise GraphError(f"getitem: slice bounds must be ints, got {i}")
+                raise _error(f"getitem: slice bounds must be ints, got {i}")
             entries.append(("s", *[None if p is None else int(p) for p in parts]))
             out_pos += 1
         elif isinstance(i, (int, np.integer)) and not isinstance(i, bool):
             entries.append(("i", int(i)))
         else:
-            raise GraphError(f"getitem: unsupported index {i!r} (ints, slices, ..., None or one int array)")
+            raise _error(f"getitem: unsupported index {i!r} (ints, slices, ..., None or one int array)")
     out = bind("getitem", x, index=tuple(entries)) if entries else x
     return bind("expand_dims", out, axes=tuple(new_axes)) if new_axes else out
 
@@ -253,8 +258,11 @@ def matmul(x, y):
     """numpy matmul: batched over leading dims; a 1-D operand is a vector."""
     x, y = promote(x, y)
     if x.ndim == 0 or y.ndim == 0:
-        raise GraphError(f"matmul: scalar operand ({x.aval} @ {y.aval}); use *")
+        raise _error(f"matmul: scalar operand ({x.aval} @ {y.aval}); use *")
     vx, vy = x.ndim == 1, y.ndim == 1
+    k1, k2 = x.shape[-1], y.shape[0 if vy else -2]
+    if (vx or vy) and k1 is not None and k2 is not None and k1 != k2:  # name the user's shapes
+        raise _error(f"matmul: shapes {_fmt_shape(x.shape)} and {_fmt_shape(y.shape)} do not align ({k1} != {k2})")
     if vx:
         x = bind("expand_dims", x, axes=(0,))
     if vy:

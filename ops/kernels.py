@@ -67,8 +67,9 @@ def take_grad_2d(ct, idx, n):
 
 @numba.njit(cache=True)
 def matmul_3d(a, b):
-    """Batched matrix product of two stacks of matrices of the same length."""
-    out = np.empty((a.shape[0], a.shape[1], b.shape[2]), dtype=a.dtype)
-    for i in range(a.shape[0]):
-        out[i] = np.dot(a[i], b[i])
+    """Batched matrix product of two stacks of matrices; a stack of one broadcasts."""
+    batch = max(a.shape[0], b.shape[0])
+    out = np.empty((batch, a.shape[1], b.shape[2]), dtype=a.dtype)
+    for i in range(batch):
+        out[i] = np.dot(a[i if a.shape[0] > 1 else 0], b[i if b.shape[0] > 1 else 0])
     return out

@@ -50,10 +50,19 @@ def _matmul_emit(target, n, out, a, b):
     if y.ndim == 2:  # a stack of matrices times one matrix: a single GEMM
         return [f"{out} = np.dot(np.ascontiguousarray({a}).reshape((-1, {a}.shape[-1])), {b})"
                 f".reshape({a}.shape[:-1] + ({b}.shape[-1],))"]
+    batch_x, batch_y = x.shape[:-2], y.shape[:-2]
+    if all(d == 1 for d in batch_x) or batch_x == batch_y:  # no broadcasting copies needed
+        lead = f"{b}.shape[:-2]" if all(d == 1 for d in batch_x) and y.ndim >= n.ndim else f"{a}.shape[:-2]"
+        return [f"{out} = _k.matmul_3d({_stack(a)}, {_stack(b)}).reshape({lead} + ({a}.shape[-2], {b}.shape[-1]))"]
     stack = "np.ascontiguousarray(np.broadcast_to({0}, {1}_b + {0}.shape[-2:])).reshape((-1,) + {0}.shape[-2:])"
     return [f"{out}_b = np.broadcast_shapes({a}.shape[:-2], {b}.shape[:-2])",
             f"{out} = _k.matmul_3d({stack.format(a, out)}, {stack.format(b, out)})"
             f".reshape({out}_b + ({a}.shape[-2], {b}.shape[-1]))"]
+
+
+def _stack(a):
+    """Code for ``a`` as a 3-D stack of matrices (leading dims flattened)."""
+    return f"np.ascontiguousarray({a}).reshape((-1,) + {a}.shape[-2:])"
 
 
 def _matmul_dims(n, dims):

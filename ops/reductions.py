@@ -72,6 +72,8 @@ def _argmax_mask_emit(target, n, out, a):
     axes = n.params["axes"]
     if target == "numpy":
         return [f"{out} = _k.argmax_mask({a}, {axes})"]
+    if n.ndim == 0:  # a scalar is its own maximum (numba cannot transpose a 0-d array)
+        return [f"{out} = np.ones((), dtype=np.bool_)"]
     rest = [k for k in range(n.ndim) if k not in axes]
     perm = tuple(rest + list(axes))
     inverse = tuple(int(i) for i in np.argsort(perm))

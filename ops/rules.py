@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine.autodiff import scale_cotangent
-from ..engine.ir import Aval, GraphError, Node, broadcast_shapes, is_float
+from ..engine.ir import Aval, GraphError, Node, broadcast_shapes, is_float, user_origin
 from ..engine.primitive import Primitive, bind
 
 
@@ -92,8 +92,8 @@ def check_axes(op: str, axes, ndim: int) -> tuple:
     out = []
     for a in axes:
         if not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
-            raise GraphError(f"{op}: axis {a!r} is out of range for an array of rank {ndim}")
+            raise GraphError(f"{op}: axis {a!r} is out of range for an array of rank {ndim} (at {user_origin()})")
         out.append(int(a) % ndim)
     if len(set(out)) != len(out):
-        raise GraphError(f"{op}: repeated axis in {tuple(axes)}")
+        raise GraphError(f"{op}: repeated axis in {tuple(axes)} (at {user_origin()})")
     return tuple(sorted(out))

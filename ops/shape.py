@@ -59,7 +59,7 @@ Primitive("reshape", _reshape_rule, lambda x, shape: np.reshape(x, shape),
 # --- transpose -----------------------------------------------------------------------------------
 def _transpose_rule(x, perm):
     if sorted(perm) != list(range(x.ndim)):
-        raise GraphError(f"transpose: {perm} is not a permutation of the {x.ndim} axes of {x.aval}")
+        raise GraphError(f"transpose: {perm} is not a permutation of the {x.ndim} axes of {x}")
     return Aval(tuple(x.shape[k] for k in perm), x.dtype)
 
 
@@ -101,7 +101,7 @@ def _expand_rule(x, axes):
 def _squeeze_rule(x, axes):
     for a in axes:
         if not 0 <= a < x.ndim or x.shape[a] not in (1, None):
-            raise GraphError(f"squeeze: axis {a} of {x.aval} is not of size 1")
+            raise GraphError(f"squeeze: axis {a} of {x} is not of size 1")
     return Aval(tuple(d for k, d in enumerate(x.shape) if k not in axes), x.dtype)
 
 
@@ -142,7 +142,7 @@ def _concat_rule(*xs, axis):
         if x.ndim != first.ndim or x.dtype != first.dtype or any(
                 k != axis and a is not None and b is not None and a != b
                 for k, (a, b) in enumerate(zip(x.shape, first.shape))):
-            raise GraphError(f"concatenate: {first.aval} and {x.aval} do not match outside axis {axis}")
+            raise GraphError(f"concatenate: {first} and {x} do not match outside axis {axis}")
     sizes = [x.shape[axis] for x in xs]
     total = None if None in sizes else sum(sizes)
     return Aval(first.shape[:axis] + (total,) + first.shape[axis + 1:], first.dtype)
