@@ -141,12 +141,19 @@ def test_demo_runs_the_trace_and_the_comparison():
     assert out.returncode == 0 and out.stderr == ""
     assert "Forward primal trace" in out.stdout and "Reverse adjoint trace" in out.stdout
     assert "dy/dx1 = vbar_-1 = 5.5" in out.stdout and "reverse AD (vjp)" in out.stdout
+    assert "2. Expression swell" in out.stdout and "3. Compiled gradient" in out.stdout
 
 
 def test_demo_json(capsys):
     assert main(["demo", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["trace"]["gradient"]["x1"] == 5.5 and len(data["compare"]["methods"]) == 4
+    swell = data["swell"]
+    assert [r["symbolic_ops"] for r in swell] == [2, 21, 82, 264, 768]
+    assert [r["ad_graph_nodes"] for r in swell] == [11, 21, 31, 41, 51]
+    fast = data["compiled"]
+    assert fast["max_abs_error_vs_hand_gradient"] < 1e-12
+    assert "@numba.njit" in fast["source"] and fast["source"].count("for i0 in range") == 1
 
 
 BAD = [
