@@ -15,7 +15,8 @@ _PYTHON_SCALARS = ("float64", "int64", "bool")  # dtypes numba types a Python sc
 
 class Compiled:
     """A compiled Function: call it with arrays. ``.source`` is the generated Python module,
-    ``.path`` its file in the cache, ``.function`` the optimized graph it was made from."""
+    ``.path`` its file in the cache, ``.function`` the optimized graph it was made from and
+    ``.original`` the graph as given."""
 
     def __init__(self, f: Function, target: str, optimize: bool = True):
         self.original = f

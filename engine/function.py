@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import keyword
 import re
 from dataclasses import dataclass
 
@@ -35,10 +34,6 @@ def toposort(outputs) -> list:
         stack.append((node, True))
         stack.extend((i, False) for i in reversed(node.inputs) if i.id not in seen)
     return order
-
-
-def _is_identifier(name: str) -> bool:
-    return name.isidentifier() and not keyword.iskeyword(name)
 
 
 def _print_name(name: str) -> str:
@@ -112,14 +107,6 @@ class Function:
 
     def __eq__(self, other):
         return isinstance(other, Function) and other.key == self.key
-
-    @property
-    def in_avals(self):
-        return [i.aval for i in self.inputs]
-
-    @property
-    def out_avals(self):
-        return [o.aval for o in self.outputs]
 
     # --- printing -------------------------------------------------------------------------
     def _text(self, canonical=False) -> str:

@@ -53,8 +53,10 @@ class Lazy:
 
 def _wrt_indices(f: Function, wrt, what: str) -> list:
     names = [i.name for i in f.inputs]
-    if wrt is None:
-        idx = list(range(len(names)))
+    if wrt is None:  # every float input: integer inputs (indices, labels) are data
+        idx = [k for k, i in enumerate(f.inputs) if is_float(i.dtype)]
+        if not idx:
+            raise GraphError(f"{what}: {f.name} has no float inputs to differentiate with respect to")
     else:
         items = [wrt] if isinstance(wrt, (str, int)) else list(wrt)
         idx = []
@@ -133,7 +135,7 @@ def _gradients(f: Function, idx) -> list:
 
 @_memoized("grad")
 def grad(f: Function, wrt=None) -> Function:
-    """Gradient of a scalar function: one output per ``wrt`` input (all inputs by default).
+    """Gradient of a scalar function: one output per ``wrt`` input (all float inputs by default).
 
     >>> from adjit import engine
     >>> float(engine.grad(lambda x: x ** 3)(2.0))

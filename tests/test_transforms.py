@@ -374,3 +374,13 @@ def test_memoized_transforms_of_structurally_equal_functions():
     assert_close(h, np.diag(2 * np.cos(a) - a * np.sin(a)), "float64")
     inner = Function(f2.inputs, ops.sum(engine.grad(f2)(*f2.inputs)))
     assert_close(checked(engine.grad, inner)(a), np.diag(h), "float64")
+
+
+def test_default_wrt_is_every_float_input_and_integer_inputs_are_data():
+    f = engine.trace(lambda table, idx: ops.sum(ops.take(table, idx) ** 2), np.ones((4, 2)), np.array([0, 2, 2]))
+    g = engine.grad(f)
+    assert len(g.outputs) == 1
+    np.testing.assert_allclose(g(np.arange(8.0).reshape(4, 2), np.array([0, 2, 2])),
+                               [[0, 2], [0, 0], [16, 20], [0, 0]])
+    with pytest.raises(engine.GraphError, match="no float inputs"):
+        engine.grad(engine.trace(lambda i: ops.sum(i) * 1.0, np.array([1, 2])))
