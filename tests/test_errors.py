@@ -123,7 +123,9 @@ def test_integer_inputs_cannot_be_differentiated(transform):
     f = _f()
     message, _ = raises(GraphError, lambda: transform(f, wrt="i"))
     assert "'i'" in message and "int64" in message and "float" in message
-    raises(GraphError, lambda: transform(f))  # all inputs by default, i among them
+    default = transform(f)  # by default every float input: the integer input is data
+    assert "i_dot" not in [v.name for v in default.inputs]
+    assert len(engine.grad(f).outputs) == 2
 
 
 def test_grad_needs_one_scalar_float_output():
