@@ -5,9 +5,10 @@ import time
 
 import numpy as np
 
-from ..engine.function import Function, check_arg, trace
+from ..engine.function import Function, Spec, _param_names, _spec_of, check_arg, trace
 from ..engine.transforms import Lazy
 from . import cache, codegen, passes
+from .explain import describe, log, signature_change
 
 TARGETS = ("numpy", "cpu")
 _PYTHON_SCALARS = ("float64", "int64", "bool")  # dtypes numba types a Python scalar as
@@ -43,12 +44,12 @@ class Compiled:
                             f"({', '.join(i.name for i in f.inputs)}), got {len(args)}")
         out = []
         for a, inp, (dtype, ndim, shape, python_scalar) in zip(args, f.inputs, self._specs):
-            if not (type(a) is np.ndarray and a.dtype == dtype and a.ndim == ndim
+            if not (type(a) is np.ndarray and a.dtype == dtype and a.ndim == ndim and a.flags.c_contiguous
                     and all(d is None or d == s for d, s in zip(shape, a.shape))):
                 if type(a) is float and python_scalar and ndim == 0 and dtype == np.float64:
                     out.append(a)
                     continue
-                a = check_arg(f, inp, a)
+                a = np.ascontiguousarray(check_arg(f, inp, a))  # one layout: numba never recompiles
             if ndim == 0 and self.target == "cpu":  # numba dispatches fastest on Python scalars
                 a = a.item() if python_scalar else a[()]
             out.append(a)
@@ -60,6 +61,9 @@ class Compiled:
             start = time.perf_counter()
             out = self._run(arrays)
             self.compile_seconds = time.perf_counter() - start
+            how = "loaded from the on-disk cache" if self.cache_hits else "compiled"
+            log.info("%s for %s: %s in %.3f s (%s)", self.function.name, self.target, how,
+                     self.compile_seconds, self.path.name)
         else:
             out = self._run(arrays)
         if not self.function.multiple:
@@ -83,27 +87,46 @@ class Compiled:
 
 
 class Jitted:
-    """``jit`` of a Python callable (or a lazy transformation of one): traced and compiled per
-    argument signature (shapes and dtypes) at the first call."""
+    """``jit`` of a Python callable (or a lazy transformation of one): traced and compiled at the
+    first call for the argument dtypes and ranks. Sizes are static until a call brings a new
+    size for a dimension; that dimension is then dynamic (one more compile, then none), as
+    with torch.compile's automatic dynamic shapes."""
 
     def __init__(self, fn, target, optimize):
         self.fn, self.target, self.optimize = fn, target, optimize
-        self._compiled = {}
+        self._compiled = {}  # generalized signature -> Compiled
+        self._dynamic = set()  # (argument index, dim) that vary between calls
+
+    def _generalize(self, specs) -> tuple:
+        return tuple(Spec(tuple(None if (k, d) in self._dynamic else n for d, n in enumerate(s.shape)), s.dtype)
+                     for k, s in enumerate(specs))
 
     def compiled_for(self, *args) -> Compiled:
-        if isinstance(self.fn, Lazy):
-            f = self.fn.function_for(*args)
-        else:
-            f = trace(self.fn, *args)
-        if f.key not in self._compiled:
-            self._compiled[f.key] = jit(f, self.target, self.optimize)
-        return self._compiled[f.key]
+        specs = self._generalize(tuple(_spec_of(a) for a in args))
+        found = self._compiled.get(specs)
+        if found is not None:
+            return found
+        names = _param_names(getattr(self.fn, "fn", self.fn), len(args))
+        reason = "first call"
+        if self._compiled:
+            same_dtypes = [old for old in self._compiled if [s.dtype for s in old] == [s.dtype for s in specs]]
+            reason, resized = signature_change(names, (same_dtypes or list(self._compiled))[-1], specs)
+            if same_dtypes and [len(s.shape) for s in same_dtypes[-1]] == [len(s.shape) for s in specs]:
+                self._dynamic.update(resized)
+                specs = self._generalize(specs)
+        name = getattr(self.fn, "__name__", "f").replace("<lambda>", "f")
+        log.info("tracing %s (%s) for %s: %s", name, describe(names, specs),
+                 self.target, reason)
+        f = self.fn.function_for(*specs) if isinstance(self.fn, Lazy) else trace(self.fn, *specs)
+        self._compiled[specs] = jit(f, self.target, self.optimize)
+        return self._compiled[specs]
 
     def __call__(self, *args):
         return self.compiled_for(*args)(*args)
 
 
 _MEMO: dict = {}
+_LAST_KEY: dict = {}  # (name, target, input avals) -> graph key last compiled, to explain changes
 
 
 def jit(f, target: str = "cpu", optimize: bool = True):
@@ -124,5 +147,10 @@ def jit(f, target: str = "cpu", optimize: bool = True):
         return Jitted(f, target, optimize)
     key = (f.key, tuple(i.name for i in f.inputs), f.multiple, target, optimize)
     if key not in _MEMO:
+        signature = (f.name, target, tuple(str(i.aval) for i in f.inputs))
+        previous = _LAST_KEY.get(signature)
+        if previous is not None and previous != f.key:
+            log.info("graph of %s changed (key %s -> %s): generating new code", f.name, previous[:8], f.key[:8])
+        _LAST_KEY[signature] = f.key
         _MEMO[key] = Compiled(f, target, optimize)
     return _MEMO[key]

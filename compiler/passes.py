@@ -85,6 +85,15 @@ def _unbroadcast_inputs(n: Node) -> Node:
     return rebind(n, ins)
 
 
+def _skip_expand(n: Node) -> Node:
+    """``broadcast_like(expand_dims(y), like)`` is ``broadcast_like(y, like)`` for a scalar ``y``."""
+    y, like = n.inputs[0].inputs[0], n.inputs[1]
+    if y.ndim:
+        return n
+    trial = rebind(n, [y, like])
+    return trial if _same(trial, n) else n
+
+
 def simplify(f: Function) -> Function:
     """IEEE-safe algebraic identities: x*1, 1*x, x/1, x+0, 0+x, x-0, x**1, --x, and no-op shape ops."""
     def visit(n: Node):
@@ -102,6 +111,8 @@ def simplify(f: Function) -> Function:
             candidate = ins[0].inputs[0]
         elif n.prim in ("broadcast_like", "broadcast_to", "reshape", "convert", "stop_gradient"):
             candidate = ins[0]
+            if n.prim == "broadcast_like" and ins[0].prim == "expand_dims" and not _same(ins[0], n):
+                candidate = _skip_expand(n)
         elif n.prim == "transpose" and n.params["perm"] == tuple(range(n.ndim)):
             candidate = ins[0]
         elif n.prim in ("reduce_sum", "reduce_max") and not n.params["axes"]:

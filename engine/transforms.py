@@ -37,7 +37,7 @@ class Lazy:
 
     def __init__(self, fn, transform, kind):
         self.fn, self.transform, self.kind = fn, transform, kind
-        self.__name__ = f"{kind}_{getattr(fn, '__name__', 'f')}"
+        self.__name__ = f"{kind}_{getattr(fn, '__name__', 'f')}".replace("<lambda>", "f")
         self._cache = {}
 
     def function_for(self, *args) -> Function:

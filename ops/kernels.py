@@ -66,6 +66,13 @@ def take_grad_2d(ct, idx, n):
 
 
 @numba.njit(cache=True)
+def dot(a, b):
+    """``np.dot`` behind a cached kernel: typing np.dot costs numba ~0.6 s per signature, in
+    every generated function that uses it; a call to this costs ~0.1 s once it is cached."""
+    return np.dot(a, b)
+
+
+@numba.njit(cache=True)
 def matmul_3d(a, b):
     """Batched matrix product of two stacks of matrices; a stack of one broadcasts."""
     batch = max(a.shape[0], b.shape[0])

@@ -46,9 +46,9 @@ def _matmul_emit(target, n, out, a, b):
     if target == "numpy":
         return [f"{out} = np.matmul({a}, {b})"]
     if x.ndim == 2 and y.ndim == 2:
-        return [f"{out} = np.dot({a}, {b})"]
+        return [f"{out} = _k.dot({a}, {b})"]
     if y.ndim == 2:  # a stack of matrices times one matrix: a single GEMM
-        return [f"{out} = np.dot(np.ascontiguousarray({a}).reshape((-1, {a}.shape[-1])), {b})"
+        return [f"{out} = _k.dot(np.ascontiguousarray({a}).reshape((-1, {a}.shape[-1])), {b})"
                 f".reshape({a}.shape[:-1] + ({b}.shape[-1],))"]
     batch_x, batch_y = x.shape[:-2], y.shape[:-2]
     if all(d == 1 for d in batch_x) or batch_x == batch_y:  # no broadcasting copies needed

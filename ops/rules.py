@@ -32,13 +32,11 @@ def unbroadcast(ct: Node, like: Node) -> Node:
     if ct.shape == like.shape:
         return ct
     lead = ct.ndim - like.ndim
-    axes = tuple(range(lead)) + tuple(
-        lead + k for k, d in enumerate(like.shape) if d == 1 and ct.shape[lead + k] != 1)
-    if axes:
-        ct = bind("reduce_sum", ct, axes=axes, keepdims=True)
-    if lead:
-        ct = bind("squeeze", ct, axes=tuple(range(lead)))
-    return ct
+    ones = tuple(lead + k for k, d in enumerate(like.shape) if d == 1 and ct.shape[lead + k] != 1)
+    if not ones:  # only leading axes: one reduction, nothing to squeeze
+        return bind("reduce_sum", ct, axes=tuple(range(lead)), keepdims=False)
+    ct = bind("reduce_sum", ct, axes=tuple(range(lead)) + ones, keepdims=True)
+    return bind("squeeze", ct, axes=tuple(range(lead))) if lead else ct
 
 
 def broadcast_to_ans(t: Node, ans: Node) -> Node:

@@ -156,3 +156,45 @@ def test_second_process_loads_from_the_cache_without_compiling(tmp_path):
     assert runs[1]["misses"] == 0 and runs[1]["hits"] == 1
     assert runs[0]["value"] == runs[1]["value"]
     assert runs[0]["path"].startswith(str(tmp_path))
+
+
+def test_recompilation_is_explained_and_a_changing_size_becomes_dynamic(caplog):
+    g = compiler.jit(adjit.grad(lambda x: ops.sum(ops.tanh(x) * x)))
+    with caplog.at_level("INFO", logger="adjit"):
+        for n in (3, 7, 64, 5):
+            x = np.linspace(-1, 1, n)
+            np.testing.assert_allclose(g(x), np.tanh(x) + x * (1 - np.tanh(x) ** 2))
+        g(np.ones(4, np.float32))
+        g(np.ones((2, 2)))
+    messages = [r.getMessage() for r in caplog.records]
+    tracing = [m for m in messages if m.startswith("tracing")]
+    assert len(tracing) == 4  # batch 3; then 7 makes the size dynamic, 64 and 5 reuse it; dtype; rank
+    assert "first call" in tracing[0]
+    assert "x.shape[0] changed 3 -> 7: it is dynamic from now on" in tracing[1]
+    assert "new dtype for x: float32 (was float64)" in tracing[2]
+    assert "new rank for x: 2 (was 1)" in tracing[3]
+    assert any(m.startswith("grad_f for cpu: ") and " s (adjit_cpu_" in m for m in messages)
+
+
+def test_a_changed_graph_is_explained(caplog):
+    with caplog.at_level("INFO", logger="adjit"):
+        compiler.jit(engine.trace(lambda x: x * 2.0, np.ones(3), name="scaled"))
+        compiler.jit(engine.trace(lambda x: x * 3.0, np.ones(3), name="scaled"))
+    assert any("graph of scaled changed" in r.getMessage() for r in caplog.records)
+
+
+def test_adjit_log_prints_on_stderr(tmp_path):
+    code = "import numpy as np; from adjit import compiler, ops; compiler.jit(lambda x: ops.exp(x))(np.ones(2))"
+    env = dict(os.environ, ADJIT_LOG="1", ADJIT_CACHE_DIR=str(tmp_path))
+    err = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stderr
+    assert "adjit: tracing f (x: float64[2]) for cpu: first call" in err
+    assert "adjit: f for cpu: compiled in" in err
+
+
+def test_non_contiguous_arguments_do_not_recompile():
+    c = compiler.jit(engine.trace(lambda x: ops.sum(x * x, axis=0), engine.Spec((None, 3))), "cpu")
+    a = np.arange(12.0).reshape(4, 3)
+    b = np.arange(24.0).reshape(3, 8)[:, ::2].T  # a strided view
+    np.testing.assert_allclose(c(b), np.sum(b * b, axis=0))
+    np.testing.assert_allclose(c(a), np.sum(a * a, axis=0))
+    assert len(c._fn.signatures) == 1
