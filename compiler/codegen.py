@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..engine.function import Function
 from ..engine.ir import Node
 from ..engine.primitive import get
+from .buffers import BufferPlan
 from .names import RESERVED, dtype_code, literal, sanitize
 from .schedule import Scheduler, iteration_node, kind
 
@@ -142,10 +143,18 @@ class LoopEmitter:
         return self._dims[n.id]
 
     def source(self) -> tuple:
+        items = Scheduler(self.f.nodes, self.dims).run()
+        stored = {m.id for what, g in items if what == "loop" for m in g.members if self._stored(m, g)}
+        self.plan = BufferPlan(items, self.outputs, stored, self.dims)
         body = []
-        for what, item in Scheduler(self.f.nodes, self.dims).run():
-            body.extend(self._statement(item) if what == "stmt" else self._loop(item))
+        for k, (what, item) in enumerate(items):
+            body.extend(self._statement(item) if what == "stmt" else self._loop(item, k))
         return self.prog.module(body, "@numba.njit(cache=True, nogil=True, error_model=\"numpy\")"), self.prog.consts
+
+    def _stored(self, m: Node, group) -> bool:
+        """Whether a loop member needs a buffer: a result, or read outside its loop."""
+        return kind(m) == "elementwise" and (
+            m.id in self.outputs or any(u.id not in group.ids for u in self.users.get(m.id, [])))
 
     def _statement(self, n: Node) -> list:
         prim, out = get(n.prim), self.prog.names[n.id]
@@ -174,21 +183,34 @@ class LoopEmitter:
             idx.append("0" if d == 1 and group_dims[p] != "1" else f"i{p}")
         return f"{self.prog.ref(i)}[{', '.join(idx)}]"
 
-    def _loop(self, group) -> list:
-        dims, inner = group.dims, group.elementwise_ids
-        ids = group.ids
-        names = self.prog.names
-        pre, body = [f"# fused loop over ({', '.join(dims)}): {', '.join(names[m.id] for m in group.members)}"], []
+    def _in_place(self, group) -> set:
+        """Buffers this loop reads only at the element it writes: they may take its results."""
+        reads = [i for m in group.members for i in m.inputs if i.id not in group.ids]
+        out = set()
+        for i in reads:
+            b = self.plan.base.get(i.id, i.id)
+            if b == i.id and self.dims(i) == group.dims and all(
+                    r.id == b for r in reads if self.plan.base.get(r.id, r.id) == b):
+                out.add(b)
+        return out
+
+    def _loop(self, group, k: int) -> list:
+        dims, inner, names = group.dims, group.elementwise_ids, self.prog.names
+        pre, body, stores = [f"# fused loop over ({', '.join(dims)}): {', '.join(names[m.id] for m in group.members)}"], [], []
+        in_place = self._in_place(group)
+        index = ", ".join(f"i{p}" for p in range(len(dims)))
         for m in group.members:
             name = names[m.id]
             args = [self._read(i, dims, inner) for i in m.inputs]
             body.append(self.prog.comment(m))
             if kind(m) == "elementwise":
                 body.append(f"{name}_i = {scalar_code(m, args)}")
-                if m.id in self.outputs or any(u.id not in ids for u in self.users.get(m.id, [])):
+                if self._stored(m, group):
+                    reuse = self.plan.claim(m, k, in_place)
                     shape = "(" + ", ".join(dims) + ",)"
-                    pre.append(f"{name} = np.empty({shape}, dtype={dtype_code(m.dtype)})")
-                    body.append(f"{name}[{', '.join(f'i{p}' for p in range(len(dims)))}] = {name}_i")
+                    pre.append(f"{name} = {names[reuse.id]}  # reuses a dead buffer" if reuse is not None else
+                               f"{name} = np.empty({shape}, dtype={dtype_code(m.dtype)})")
+                    stores.append(f"{name}[{index}] = {name}_i")
                 continue
             red = get(m.prim).reduction
             init = red["init"](m)
@@ -197,8 +219,7 @@ class LoopEmitter:
                 pre.append(f"{name} = {init}")
                 target = name
             else:
-                out_dims = self.dims(m)
-                pre.append(f"{name} = np.full(({', '.join(out_dims)},), {init})")
+                pre.append(f"{name} = np.full(({', '.join(self.dims(m))},), {init})")
                 idx = ["0" if a in axes else f"i{a}" for a in range(len(dims)) if keep or a not in axes]
                 target = f"{name}[{', '.join(idx)}]"
             body.append(f"{target} = {red['combine'](target, args[0])}")
@@ -206,4 +227,4 @@ class LoopEmitter:
         for p, d in enumerate(dims):
             loop.append(f"{indent}for i{p} in range({d}):")
             indent += "    "
-        return pre + loop + [indent + line for line in body]
+        return pre + loop + [indent + line for line in body + stores]

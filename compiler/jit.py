@@ -8,6 +8,7 @@ import numpy as np
 from ..engine.function import Function, Spec, _param_names, _spec_of, check_arg, trace
 from ..engine.transforms import Lazy
 from . import cache, codegen, passes
+from .buffers import concrete_avals
 from .explain import describe, log, signature_change
 
 TARGETS = ("numpy", "cpu")
@@ -23,10 +24,13 @@ class Compiled:
         self.original = f
         self.function = passes.optimize(f) if optimize else f
         self.target = target
+        self._plan = None
         if target == "numpy":
             self.source, consts = codegen.emit_numpy(self.function)
         else:
-            self.source, consts = codegen.LoopEmitter(self.function).source()
+            emitter = codegen.LoopEmitter(self.function)
+            self.source, consts = emitter.source()
+            self._plan = emitter.plan
         self._consts = [np.ascontiguousarray(c) for c in consts]
         name = self.source.split("\ndef ", 1)[1].split("(", 1)[0]
         self._fn, self.path = cache.load(self.source, target, name)
@@ -75,6 +79,15 @@ class Compiled:
             return self._fn(*arrays, *self._consts)
         with np.errstate(all="ignore"):
             return self._fn(*arrays, *self._consts)
+
+    def memory(self, *args) -> dict:
+        """Bytes the cpu code allocates for arguments of these shapes: its peak of live
+        temporary buffers (after fusion and buffer reuse) against the sum of the sizes of all
+        intermediates (what a node-by-node interpreter allocates), plus the results' bytes."""
+        if self._plan is None:
+            raise ValueError(f"memory: only the cpu target plans buffers, this is {self.target!r}")
+        shapes = [np.shape(a) for a in args]
+        return self._plan.memory(concrete_avals(self.function, shapes))
 
     @property
     def cache_hits(self) -> int:

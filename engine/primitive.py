@@ -28,6 +28,8 @@ class Primitive:
                                                whole numpy arrays unless ``array_code`` is given)
     array_code(*args, **params) -> str         elementwise: whole-array numpy code, if it differs
     emit(target, out, args, arg_nodes, params) "call": lines of code for the target
+    allocates                                  "call": the cpu code returns a new array, never a
+                                               view of an input (its memory may be reused)
     dims(n, in_dims) -> tuple                  "call": runtime size expression of each output dim
                                                from its inputs' (None where only the result knows)
     to_sympy(*args, **params)                  a sympy expression, where one exists
@@ -44,6 +46,7 @@ class Primitive:
     array_code: Optional[Callable] = None
     emit: Optional[Callable] = None
     dims: Optional[Callable] = None
+    allocates: bool = False
     to_sympy: Optional[Callable] = None
     differentiable: bool = True
     reduction: Optional[dict] = field(default=None)  # {"init": code, "combine": fn(acc, v) -> code}

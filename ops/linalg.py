@@ -77,4 +77,4 @@ def _matmul_dims(n, dims):
 
 
 Primitive("matmul", _matmul_rule, lambda x, y: np.matmul(x, y), jvp=_matmul_jvp, vjp=_matmul_vjp,
-          emit=_matmul_emit, dims=_matmul_dims)
+          emit=_matmul_emit, dims=_matmul_dims, allocates=True)

@@ -166,7 +166,7 @@ def _concat_jvp(primals, tangents, ans, axis):
 
 
 Primitive("concatenate", _concat_rule, lambda *xs, axis: np.concatenate(xs, axis=axis),
-          jvp=_concat_jvp, vjp=_concat_vjp,
+          jvp=_concat_jvp, vjp=_concat_vjp, allocates=True,
           emit=lambda target, n, out, *args: [f"{out} = np.concatenate(({', '.join(args)},), axis={n.params['axis']})"])
 
 
@@ -223,7 +223,7 @@ Primitive("getitem", _getitem_rule, _getitem_impl,
 Primitive("getitem_grad", lambda ct, like, index: Aval(like.shape, like.dtype), _getitem_grad_impl,
           jvp=lambda p, t, ans, index: None if t[0] is None else bind("getitem_grad", t[0], p[1], index=index),
           vjp=lambda ct, p, ans, index: [bind("getitem", ct, index=index), None],
-          dims=lambda n, d: d[1],
+          dims=lambda n, d: d[1], allocates=True,
           emit=lambda target, n, out, ct, like: [f"{out} = np.zeros_like({like})",
                                                  f"{out}[{index_code(n.params['index'])}] = {ct}"])
 
@@ -254,9 +254,9 @@ def _take_grad_emit(target, n, out, ct, idx, like):
 Primitive("take", _take_rule, lambda x, idx: x[idx],
           jvp=lambda p, t, ans: bind("take", t[0], p[1]),
           vjp=lambda ct, p, ans: [bind("take_grad", ct, p[1], p[0]), None], emit=_take_emit,
-          dims=lambda n, d: d[1] + d[0][1:])
+          dims=lambda n, d: d[1] + d[0][1:], allocates=True)
 Primitive("take_grad", lambda ct, idx, like: Aval(like.shape, like.dtype),
           kernels.take_grad,
           jvp=lambda p, t, ans: None if t[0] is None else bind("take_grad", t[0], p[1], p[2]),
           vjp=lambda ct, p, ans: [bind("take", ct, p[1]), None, None], emit=_take_grad_emit,
-          dims=lambda n, d: d[2])
+          dims=lambda n, d: d[2], allocates=True)

@@ -198,3 +198,39 @@ def test_non_contiguous_arguments_do_not_recompile():
     np.testing.assert_allclose(c(b), np.sum(b * b, axis=0))
     np.testing.assert_allclose(c(a), np.sum(a * a, axis=0))
     assert len(c._fn.signatures) == 1
+
+
+def _relu_mlp_step(W1, b1, W2, b2, x, y):
+    h = ops.relu(x @ W1 + b1)
+    loss = -ops.mean(ops.sum(ops.log_softmax(h @ W2 + b2) * y, axis=-1))
+    return loss
+
+
+def test_buffer_reuse_keeps_results_and_shrinks_peak_memory():
+    args = _mlp_args("float32", 16)
+    f = engine.trace(_relu_mlp_step, *args)
+    vg = engine.value_and_grad(f, wrt=["W1", "b1", "W2", "b2"])
+    outs = vg(*f.inputs)
+    step = engine.Function(f.inputs, [outs[0]] + [p - 0.1 * g for p, g in zip(f.inputs[:4], outs[1:])], name="step")
+    c = compiler.jit(step, "cpu")
+    assert "# reuses a dead buffer" in c.source
+    for got, want in zip(c(*args), step(*args)):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
+    report = c.memory(*args)
+    assert report["buffers_reused"] > 0
+    assert report["peak_temporary_bytes"] < report["sum_of_intermediates_bytes"] / 4
+    assert report["result_bytes"] == sum(a.nbytes for a in args[:4])  # the new parameters (the loss is a scalar)
+
+
+def test_in_place_reuse_never_overwrites_what_a_loop_still_reads():
+    def f(x, w):
+        a = ops.tanh(x @ w)                       # a buffer (matmul result) read by two loops
+        s = ops.sum(a, axis=0, keepdims=True)     # broadcast read of a reduction
+        b = a * 2.0 - s                           # dies-in-place candidate: a
+        return ops.sum(b * a, axis=1) + ops.sum(ops.transpose(b) @ a)
+    x, w = np.linspace(-1, 1, 12).reshape(4, 3), np.linspace(0, 1, 6).reshape(3, 2)
+    fn = engine.trace(f, x, w)
+    for g in (fn, engine.grad(engine.trace(lambda x, w: ops.sum(f(x, w)), x, w))):
+        got, want = compiler.jit(g, "cpu")(x, w), g(x, w)
+        for a, b in zip(got if g.multiple else [got], want if g.multiple else [want]):
+            np.testing.assert_allclose(a, b, rtol=1e-12)
