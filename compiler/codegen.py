@@ -105,9 +105,9 @@ def emit_numpy(f: Function) -> tuple:
 class LoopEmitter:
     """The ``cpu`` program: statements and fused loop nests."""
 
-    def __init__(self, f: Function):
+    def __init__(self, f: Function, parallel: bool = False):
         self.prog = Program(f, "cpu")
-        self.f = f
+        self.f, self.parallel = f, parallel
         self.users = {}
         for n in f.nodes:
             for i in n.inputs:
@@ -149,7 +149,8 @@ class LoopEmitter:
         body = []
         for k, (what, item) in enumerate(items):
             body.extend(self._statement(item) if what == "stmt" else self._loop(item, k))
-        return self.prog.module(body, "@numba.njit(cache=True, nogil=True, error_model=\"numpy\")"), self.prog.consts
+        options = "cache=True, nogil=True, error_model=\"numpy\"" + (", parallel=True" if self.parallel else "")
+        return self.prog.module(body, f"@numba.njit({options})"), self.prog.consts
 
     def _stored(self, m: Node, group) -> bool:
         """Whether a loop member needs a buffer: a result, or read outside its loop."""
@@ -182,6 +183,16 @@ class LoopEmitter:
             p = rank - i.ndim + k
             idx.append("0" if d == 1 and group_dims[p] != "1" else f"i{p}")
         return f"{self.prog.ref(i)}[{', '.join(idx)}]"
+
+    @staticmethod
+    def _rows_independent(group) -> bool:
+        """Whether iterations of the outer loop may run in parallel: no reduction combines
+        across axis 0, except a sum to a scalar (numba's prange reduces those)."""
+        for m in group.members:
+            if kind(m) == "reduction" and 0 in m.params["axes"]:
+                if not (m.ndim == 0 and m.prim == "reduce_sum"):
+                    return False
+        return True
 
     def _in_place(self, group) -> set:
         """Buffers this loop reads only at the element it writes: they may take its results."""
@@ -225,6 +236,7 @@ class LoopEmitter:
             body.append(f"{target} = {red['combine'](target, args[0])}")
         loop, indent = [], ""
         for p, d in enumerate(dims):
-            loop.append(f"{indent}for i{p} in range({d}):")
+            loop_range = "numba.prange" if p == 0 and self.parallel and self._rows_independent(group) else "range"
+            loop.append(f"{indent}for i{p} in {loop_range}({d}):")
             indent += "    "
         return pre + loop + [indent + line for line in body + stores]

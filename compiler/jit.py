@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 
+import numba
 import numpy as np
 
 from ..engine.function import Function, Spec, _param_names, _spec_of, check_arg, trace
@@ -20,7 +21,7 @@ class Compiled:
     ``.path`` its file in the cache, ``.function`` the optimized graph it was made from and
     ``.original`` the graph as given."""
 
-    def __init__(self, f: Function, target: str, optimize: bool = True):
+    def __init__(self, f: Function, target: str, optimize: bool = True, parallel: bool = False):
         self.original = f
         self.function = passes.optimize(f) if optimize else f
         self.target = target
@@ -28,7 +29,7 @@ class Compiled:
         if target == "numpy":
             self.source, consts = codegen.emit_numpy(self.function)
         else:
-            emitter = codegen.LoopEmitter(self.function)
+            emitter = codegen.LoopEmitter(self.function, parallel)
             self.source, consts = emitter.source()
             self._plan = emitter.plan
         self._consts = [np.ascontiguousarray(c) for c in consts]
@@ -105,8 +106,8 @@ class Jitted:
     size for a dimension; that dimension is then dynamic (one more compile, then none), as
     with torch.compile's automatic dynamic shapes."""
 
-    def __init__(self, fn, target, optimize):
-        self.fn, self.target, self.optimize = fn, target, optimize
+    def __init__(self, fn, target, optimize, parallel):
+        self.fn, self.target, self.optimize, self.parallel = fn, target, optimize, parallel
         self._compiled = {}  # generalized signature -> Compiled
         self._dynamic = set()  # (argument index, dim) that vary between calls
 
@@ -131,7 +132,7 @@ class Jitted:
         log.info("tracing %s (%s) for %s: %s", name, describe(names, specs),
                  self.target, reason)
         f = self.fn.function_for(*specs) if isinstance(self.fn, Lazy) else trace(self.fn, *specs)
-        self._compiled[specs] = jit(f, self.target, self.optimize)
+        self._compiled[specs] = jit(f, self.target, self.optimize, self.parallel)
         return self._compiled[specs]
 
     def __call__(self, *args):
@@ -142,9 +143,16 @@ _MEMO: dict = {}
 _LAST_KEY: dict = {}  # (name, target, input avals) -> graph key last compiled, to explain changes
 
 
-def jit(f, target: str = "cpu", optimize: bool = True):
+def set_num_threads(n: int) -> None:
+    """Threads that ``parallel=True`` code uses (numba's pool; at most ``NUMBA_NUM_THREADS``)."""
+    numba.set_num_threads(n)
+
+
+def jit(f, target: str = "cpu", optimize: bool = True, parallel: bool = False):
     """Compile ``f`` (a Function, or a callable traced at its first call) for ``target``:
-    ``"numpy"`` (plain generated numpy) or ``"cpu"`` (numba, fused loops).
+    ``"numpy"`` (plain generated numpy) or ``"cpu"`` (numba, fused loops). ``optimize=False``
+    skips the graph passes; ``parallel=True`` runs the outer loop of each fused nest whose rows
+    are independent with ``numba.prange`` (threads: ``set_num_threads``).
 
     >>> import adjit
     >>> from adjit import compiler, ops
@@ -157,13 +165,13 @@ def jit(f, target: str = "cpu", optimize: bool = True):
     if not isinstance(f, Function):
         if not callable(f):
             raise TypeError(f"jit: expected a Function or a callable, got {type(f).__name__}")
-        return Jitted(f, target, optimize)
-    key = (f.key, tuple(i.name for i in f.inputs), f.multiple, target, optimize)
+        return Jitted(f, target, optimize, parallel)
+    key = (f.key, tuple(i.name for i in f.inputs), f.multiple, target, optimize, parallel)
     if key not in _MEMO:
         signature = (f.name, target, tuple(str(i.aval) for i in f.inputs))
         previous = _LAST_KEY.get(signature)
         if previous is not None and previous != f.key:
             log.info("graph of %s changed (key %s -> %s): generating new code", f.name, previous[:8], f.key[:8])
         _LAST_KEY[signature] = f.key
-        _MEMO[key] = Compiled(f, target, optimize)
+        _MEMO[key] = Compiled(f, target, optimize, parallel)
     return _MEMO[key]

@@ -234,3 +234,20 @@ def test_in_place_reuse_never_overwrites_what_a_loop_still_reads():
         got, want = compiler.jit(g, "cpu")(x, w), g(x, w)
         for a, b in zip(got if g.multiple else [got], want if g.multiple else [want]):
             np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_parallel_loops_use_prange_only_where_rows_are_independent():
+    def f(x):
+        rowwise = ops.sum(ops.exp(x) * x, axis=1)           # rows independent
+        total = ops.sum(ops.tanh(x))                         # a scalar sum: a prange reduction
+        return rowwise * total + ops.max(ops.sin(x), axis=0)[0]  # max over axis 0: serial
+    x = np.linspace(-2, 2, 40).reshape(8, 5)
+    fn = engine.trace(f, engine.Spec((None, 5)))
+    c = compiler.jit(fn, "cpu", parallel=True)
+    assert "parallel=True" in c.source
+    loops = [line.strip() for line in c.source.splitlines() if line.strip().startswith("for i0 in")]
+    assert any("numba.prange" in line for line in loops) and any("in range(" in line for line in loops)
+    compiler.set_num_threads(2)
+    np.testing.assert_allclose(c(x), fn(x), rtol=1e-12)
+    g = engine.grad(engine.trace(lambda x: ops.sum(f(x)), engine.Spec((None, 5))))
+    np.testing.assert_allclose(compiler.jit(g, "cpu", parallel=True)(x), g(x), rtol=1e-12)
