@@ -28,13 +28,26 @@ def dtype_code(dtype: str) -> str:
     return "np.bool_" if dtype == "bool" else f"np.{dtype}"
 
 
+# dtypes whose Python literal numba and numpy already type right: no constructor call needed
+PLAIN_LITERAL_DTYPES = ("float64", "int64", "bool")
+
+
 def literal(value, dtype: str) -> str:
-    """Source for a scalar constant of ``dtype`` (typed, so float32 code stays float32)."""
+    """Source for a scalar constant of ``dtype``: a plain literal for float64, int64 and bool,
+    else a typed constructor (``np.float32(2.0)``) so float32 code stays float32."""
     v = np.asarray(value).reshape(())
     if dtype == "bool":
         return "True" if bool(v) else "False"
     if dtype.startswith("int"):
-        return f"{dtype_code(dtype)}({int(v)})"
-    x = float(v)
-    text = "np.nan" if math.isnan(x) else ("np.inf" if x > 0 else "-np.inf") if math.isinf(x) else repr(x)
-    return f"{dtype_code(dtype)}({text})"
+        text = str(int(v))
+    else:
+        x = float(v)
+        shortest = str(np.float32(x)) if dtype == "float32" else repr(x)  # round-trips in its dtype
+        text = "np.nan" if math.isnan(x) else ("np.inf" if x > 0 else "-np.inf") if math.isinf(x) else shortest
+    return text if dtype in PLAIN_LITERAL_DTYPES else f"{dtype_code(dtype)}({text})"
+
+
+def literal_name(text: str, dtype: str) -> str:
+    """A readable variable name for a typed literal: ``np.float32(-2.5)`` -> ``f32_neg_2_5``."""
+    inner = text[text.index("(") + 1:-1].replace("np.", "").replace("-", "neg_").replace(".", "_")
+    return f"{dtype[0]}{dtype[-2:]}_{re.sub(r'[^A-Za-z0-9_]', '_', inner)}"

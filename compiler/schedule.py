@@ -13,6 +13,11 @@ from ..engine.ir import Node
 from ..engine.primitive import get
 
 
+# A loop body past this many nodes is split in two: LLVM's time grows faster than linearly with
+# the size of one basic block (a 380-node body took 9 s to compile).
+MAX_MEMBERS = 48
+
+
 def kind(n: Node) -> str:
     return get(n.prim).kind if n.prim not in ("var", "const") else "leaf"
 
@@ -57,8 +62,9 @@ class Scheduler:
         while self.pending:
             if group is not None:
                 inner = group.elementwise_ids
-                joins = next((n for n in self.pending.values() if self.loopable(n) and self._ready(n, inner)
-                              and self.dims_of(iteration_node(n)) == group.dims), None)
+                joins = None if len(group.members) >= MAX_MEMBERS else next(
+                    (n for n in self.pending.values() if self.loopable(n) and self._ready(n, inner)
+                     and self.dims_of(iteration_node(n)) == group.dims), None)
                 if joins is not None:
                     group.members.append(joins)
                     del self.pending[joins.id]
