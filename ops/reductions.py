@@ -76,9 +76,11 @@ def _argmax_mask_emit(target, n, out, a):
         return [f"{out} = np.ones((), dtype=np.bool_)"]
     rest = [k for k in range(n.ndim) if k not in axes]
     perm = tuple(rest + list(axes))
+    kept = " * ".join(f"{a}.shape[{k}]" for k in rest) or "1"
+    if perm == tuple(range(n.ndim)):  # trailing axes: no transpose (costly for numba to type)
+        return [f"{out} = _k.argmax_mask_2d(np.ascontiguousarray({a}).reshape(({kept}, -1))).reshape({a}.shape)"]
     inverse = tuple(int(i) for i in np.argsort(perm))
     moved = f"np.ascontiguousarray(np.transpose({a}, {perm}))"
-    kept = " * ".join(f"{a}.shape[{k}]" for k in rest) or "1"
     return [f"{out}_m = {moved}",
             f"{out} = np.transpose(_k.argmax_mask_2d({out}_m.reshape(({kept}, -1))).reshape({out}_m.shape), {inverse})"]
 
