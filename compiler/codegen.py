@@ -24,6 +24,7 @@ import numba  # noqa: F401
 import numpy as np
 
 from adjit.ops import kernels as _k  # noqa: F401
+from adjit.ops import vmath as _m  # noqa: F401
 '''
 
 # "call" primitives whose cpu code already yields a scalar for a rank-0 result

@@ -104,17 +104,16 @@ _UNARY = {
 
 def _unary(name, fn, deriv, sym):
     elementwise(name, lambda x: fn(x), lambda x, ans: (deriv(x, ans),), _SCALAR[name],
-                sympy=lambda n, a: sym(a))
+                array_code=_ARRAY.get(name), sympy=lambda n, a: sym(a))
 
 
-_SCALAR = {
-    "exp": lambda n, a: f"np.exp({a})", "log": lambda n, a: f"np.log({a})",
-    "log1p": lambda n, a: f"np.log1p({a})", "sin": lambda n, a: f"np.sin({a})",
-    "cos": lambda n, a: f"np.cos({a})", "tan": lambda n, a: f"np.tan({a})",
-    "tanh": lambda n, a: f"np.tanh({a})", "sqrt": lambda n, a: f"np.sqrt({a})",
-    "sigmoid": lambda n, a: f"({_one(n)} / ({_one(n)} + np.exp(-{a})))",
-    "abs": lambda n, a: f"np.abs({a})",
-}
+# One element (fused cpu loops): the branch-free functions of ops/vmath.py, which LLVM vectorizes
+# (a per-element libm call does not). Whole arrays (numpy target): numpy's ufuncs.
+_VMATH = ("exp", "log", "log1p", "sin", "cos", "tan", "tanh", "sigmoid")
+_SCALAR = {name: (lambda f: lambda n, a: f"_m.{f}({a})")(name) for name in _VMATH}
+_SCALAR.update({"sqrt": lambda n, a: f"np.sqrt({a})", "abs": lambda n, a: f"np.abs({a})"})
+_ARRAY = {name: (lambda f: lambda n, a: f"np.{f}({a})")(name) for name in _VMATH if name != "sigmoid"}
+_ARRAY["sigmoid"] = lambda n, a: f"({_one(n)} / ({_one(n)} + np.exp(-{a})))"
 
 
 def _one(n):
