@@ -69,7 +69,7 @@ def broadcast_shapes(op: str, *shapes) -> tuple:
         dims = [s[k - ndim + len(s)] for s in shapes if k - ndim + len(s) >= 0]
         known = {d for d in dims if d is not None and d != 1}
         if len(known) > 1:
-            raise GraphError(f"{op}: shapes {' and '.join(map(_fmt_shape, shapes))} cannot be broadcast")
+            raise GraphError(f"{op}: shapes {' and '.join(map(format_shape, shapes))} cannot be broadcast")
         if known:
             out.append(known.pop())
         elif None in dims:
@@ -79,7 +79,7 @@ def broadcast_shapes(op: str, *shapes) -> tuple:
     return tuple(out)
 
 
-def _fmt_shape(shape) -> str:
+def format_shape(shape) -> str:
     return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
@@ -154,7 +154,7 @@ class Node:
 
     def __len__(self):
         if not self.shape or self.shape[0] is None:
-            raise TypeError(f"len() of a node with shape {_fmt_shape(self.shape)}")
+            raise TypeError(f"len() of a node with shape {format_shape(self.shape)}")
         return self.shape[0]
 
     def __iter__(self):

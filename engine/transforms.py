@@ -171,6 +171,12 @@ def _stack_last(nodes, shape) -> Node:
     return FUNCTIONS["reshape"](FUNCTIONS["concatenate"](cols, -1) if len(cols) > 1 else cols[0], shape)
 
 
+def _forward_jacobian(out: Node, x: Node, what: str) -> Node:
+    """d out / d x, shape ``out.shape + x.shape``: one JVP per element of x, stacked."""
+    cols = [_or_zeros(jvp_nodes([out], {x.id: _basis(x.aval, j)})[0], out) for j in range(_size(x, what))]
+    return _stack_last(cols, out.shape + x.shape)
+
+
 @_memoized("jacobian")
 def jacobian(f: Function, wrt=None, mode="auto") -> Function:
     """The Jacobian of f's single output: for each ``wrt`` input x, an array of shape
@@ -196,9 +202,7 @@ def jacobian(f: Function, wrt=None, mode="auto") -> Function:
         x = f.inputs[k]
         shape = out.shape + x.shape
         if mode == "fwd":
-            cols = [_or_zeros(jvp_nodes([out], {x.id: _basis(x.aval, j)})[0], out)
-                    for j in range(_size(x, "jacobian"))]
-            jacs.append(_stack_last(cols, shape))
+            jacs.append(_forward_jacobian(out, x, "jacobian"))
         else:
             rows = [_or_zeros(vjp_nodes([out], [_basis(out.aval, i)], [x])[0], x) for i in range(n_out)]
             flat = [FUNCTIONS["reshape"](r, (1,) + x.shape) for r in rows]
@@ -216,11 +220,7 @@ def hessian(f: Function, wrt=None) -> Function:
     g = grad(f, wrt=[f.inputs[k].name for k in idx])
     blocks = []
     for gk in inline(g, f.inputs):  # grad is memoized by structure: g may be over another f's vars
-        for k in idx:
-            x = f.inputs[k]
-            cols = [_or_zeros(jvp_nodes([gk], {x.id: _basis(x.aval, j)})[0], gk)
-                    for j in range(_size(x, "hessian"))]
-            blocks.append(_stack_last(cols, gk.shape + x.shape))
+        blocks.extend(_forward_jacobian(gk, f.inputs[k], "hessian") for k in idx)
     return Function(f.inputs, blocks if len(blocks) > 1 else blocks[0], name=f"hessian_{f.name}")
 
 

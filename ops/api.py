@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine.ir import FUNCTIONS, GraphError, Node, _fmt_shape, as_node, const, is_float, user_origin
+from ..engine.ir import FUNCTIONS, GraphError, Node, format_shape, as_node, const, is_float, user_origin
 from ..engine.primitive import bind
 from .rules import check_axes
 
@@ -262,7 +262,7 @@ def matmul(x, y):
     vx, vy = x.ndim == 1, y.ndim == 1
     k1, k2 = x.shape[-1], y.shape[0 if vy else -2]
     if (vx or vy) and k1 is not None and k2 is not None and k1 != k2:  # name the user's shapes
-        raise _error(f"matmul: shapes {_fmt_shape(x.shape)} and {_fmt_shape(y.shape)} do not align ({k1} != {k2})")
+        raise _error(f"matmul: shapes {format_shape(x.shape)} and {format_shape(y.shape)} do not align ({k1} != {k2})")
     if vx:
         x = bind("expand_dims", x, axes=(0,))
     if vy:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from ..engine.autodiff import masked, split_masked
+from ..engine.autodiff import masked, scale_cotangent, split_masked
 from ..engine.ir import Aval, GraphError, broadcast_shapes, canonical_dtype, const, is_float
 from ..engine.primitive import Primitive, bind
 from .rules import broadcast_to_ans, elementwise, np_dtype, same_dtype_rule, unbroadcast
@@ -64,7 +64,6 @@ def _div_jvp(primals, tangents, ans, **_):
 
 
 def _div_vjp(ct, primals, ans, **_):
-    from ..engine.autodiff import scale_cotangent
     x, y = primals
     cx = scale_cotangent(ct, y, "div")
     return [unbroadcast(cx, x), unbroadcast(_neg_ct(scale_cotangent(cx, ans)), y)]
@@ -191,18 +190,14 @@ Primitive("where", _where_rule, lambda c, x, y: np.where(c, x, y), jvp=_where_jv
           array_code=lambda n, c, a, b: f"np.where({c}, {a}, {b})", to_sympy=_where_sympy)
 
 # --- comparisons and other ops with zero derivative --------------------------------------------
-_COMPARE = {"less": ("<", sp.Lt), "less_equal": ("<=", sp.Le), "greater": (">", sp.Gt),
-            "greater_equal": (">=", sp.Ge), "equal": ("==", sp.Eq), "not_equal": ("!=", sp.Ne)}
-for _name, (_sym_op, _sym) in _COMPARE.items():
-    elementwise(_name, (lambda o: lambda x, y: eval_compare(o, x, y))(_sym_op), None,
+_COMPARE = {"less": ("<", np.less, sp.Lt), "less_equal": ("<=", np.less_equal, sp.Le),
+            "greater": (">", np.greater, sp.Gt), "greater_equal": (">=", np.greater_equal, sp.Ge),
+            "equal": ("==", np.equal, sp.Eq), "not_equal": ("!=", np.not_equal, sp.Ne)}
+for _name, (_sym_op, _np, _sym) in _COMPARE.items():
+    elementwise(_name, (lambda f: lambda x, y: f(x, y))(_np), None,
                 (lambda o: lambda n, a, b: f"({a} {o} {b})")(_sym_op),
                 sympy=(lambda s: lambda n, a, b: s(a, b))(_sym), float_only=False, out_dtype="bool",
                 differentiable=False)
-
-
-def eval_compare(op, x, y):
-    return {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
-            "==": np.equal, "!=": np.not_equal}[op](x, y)
 
 
 elementwise("logical_not", lambda x: np.logical_not(x), None, lambda n, a: f"(not {a})",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine.ir import Aval, GraphError, _fmt_shape, broadcast_shapes
+from ..engine.ir import Aval, GraphError, format_shape, broadcast_shapes
 from ..engine.primitive import Primitive, bind
 from .rules import unbroadcast
 
@@ -16,7 +16,7 @@ def _matmul_rule(x, y):
         raise GraphError(f"matmul: dtypes {x.dtype} and {y.dtype} differ")
     k1, k2 = x.shape[-1], y.shape[-2]
     if k1 is not None and k2 is not None and k1 != k2:
-        raise GraphError(f"matmul: shapes {_fmt_shape(x.shape)} and {_fmt_shape(y.shape)} do not align "
+        raise GraphError(f"matmul: shapes {format_shape(x.shape)} and {format_shape(y.shape)} do not align "
                          f"({k1} != {k2})")
     batch = broadcast_shapes("matmul", x.shape[:-2], y.shape[:-2])
     return Aval(batch + (x.shape[-2], y.shape[-1]), x.dtype)

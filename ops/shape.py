@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine.ir import Aval, GraphError, _fmt_shape, broadcast_shapes
+from ..engine.ir import Aval, GraphError, format_shape, broadcast_shapes
 from ..engine.primitive import Primitive, bind
 from . import kernels
 from .rules import unbroadcast
@@ -33,7 +33,7 @@ def _reshape_rule(x, shape):
         size = int(np.prod(x.shape, dtype=np.int64))
         known = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
         if (-1 in shape and (known == 0 or size % known)) or (-1 not in shape and known != size):
-            raise GraphError(f"reshape: cannot reshape {_fmt_shape(x.shape)} into {_fmt_shape(shape)}")
+            raise GraphError(f"reshape: cannot reshape {format_shape(x.shape)} into {format_shape(shape)}")
         return Aval(tuple(size // known if d == -1 else d for d in shape), x.dtype)
     return Aval(tuple(None if d == -1 else d for d in shape), x.dtype)
 
@@ -79,7 +79,7 @@ Primitive("transpose", _transpose_rule, lambda x, perm: np.transpose(x, perm),
 def _broadcast_to_rule(x, shape):
     out = broadcast_shapes("broadcast_to", x.shape, shape)
     if out != tuple(shape):
-        raise GraphError(f"broadcast_to: cannot broadcast {_fmt_shape(x.shape)} to {_fmt_shape(shape)}")
+        raise GraphError(f"broadcast_to: cannot broadcast {format_shape(x.shape)} to {format_shape(shape)}")
     return Aval(tuple(shape), x.dtype)
 
 
