@@ -29,6 +29,7 @@ from adjit.ops import vmath as _m  # noqa: F401
 
 # "call" primitives whose cpu code already yields a scalar for a rank-0 result
 _SCALAR_RESULT = ("getitem", "dim_size")
+LANES = 16  # partial sums per vectorized float reduction
 
 
 class Program:
@@ -158,7 +159,9 @@ class LoopEmitter:
         body = []
         for k, (what, item) in enumerate(items):
             body.extend(self._statement(item) if what == "stmt" else self._loop(item, k))
-        options = "cache=True, nogil=True, error_model=\"numpy\"" + (", parallel=True" if self.parallel else "")
+        # releasing the GIL lets other threads run meanwhile, but costs more than a scalar program
+        nogil = ", nogil=True" if any(n.ndim for n in self.f.nodes) else ""
+        options = f"cache=True{nogil}, error_model=\"numpy\"" + (", parallel=True" if self.parallel else "")
         return self.prog.module(body, f"@numba.njit({options})"), self.prog.consts
 
     def _stored(self, m: Node, group) -> bool:
@@ -214,17 +217,33 @@ class LoopEmitter:
                 out.add(b)
         return out
 
+    def _lane_sums(self, group, parallel_outer: bool) -> list:
+        """Float sums over the innermost loop axis that ``LANES`` partial sums should carry.
+        LLVM keeps float additions in order, so one running sum never vectorizes; sixteen
+        independent ones do (and round no worse). Not under ``prange``, whose threads would
+        share the partial sums."""
+        last, inner = len(group.dims) - 1, group.dims[-1]
+        if parallel_outer or (inner.isdigit() and int(inner) < 2 * LANES):
+            return []
+        return [m for m in group.members if m.prim == "reduce_sum" and m.dtype.startswith("float")
+                and last in m.params["axes"]]
+
     def _loop(self, group, k: int) -> list:
         dims, inner, names = group.dims, group.elementwise_ids, self.prog.names
         pre, body, stores = [f"# fused loop over ({', '.join(dims)}): {', '.join(names[m.id] for m in group.members)}"], [], []
         in_place = self._in_place(group)
         index = ", ".join(f"i{p}" for p in range(len(dims)))
+        parallel_outer = self.parallel and self._rows_independent(group)
+        lanes = {m.id for m in self._lane_sums(group, parallel_outer)}
+        lane_body, flush, final = [], [], []  # the innermost loop's body when split in lanes
         for m in group.members:
             name = names[m.id]
             args = [self._read(i, dims, inner) for i in m.inputs]
             body.append(self.prog.comment(m))
+            lane_body.append(body[-1])
             if kind(m) == "elementwise":
                 body.append(f"{name}_i = {scalar_code(m, args)}")
+                lane_body.append(body[-1])
                 if self._stored(m, group):
                     reuse = self.plan.claim(m, k, in_place)
                     shape = "(" + ", ".join(dims) + ",)"
@@ -243,9 +262,28 @@ class LoopEmitter:
                 idx = ["0" if a in axes else f"i{a}" for a in range(len(dims)) if keep or a not in axes]
                 target = f"{name}[{', '.join(idx)}]"
             body.append(f"{target} = {red['combine'](target, args[0])}")
+            if m.id not in lanes:
+                lane_body.append(body[-1])
+                continue
+            pre.append(f"{name}_lanes = np.zeros({LANES}, dtype={dtype_code(m.dtype)})")
+            lane_body.append(f"{name}_lanes[i{len(dims) - 1}_l] += {args[0]}")
+            (final if m.ndim == 0 else flush).append(f"{target} = {target} + {name}_lanes.sum()")
+            if m.ndim:
+                flush.append(f"{name}_lanes[:] = 0")
         loop, indent = [], ""
-        for p, d in enumerate(dims):
-            loop_range = "numba.prange" if p == 0 and self.parallel and self._rows_independent(group) else "range"
+        for p, d in enumerate(dims[:-1] if lanes else dims):
+            loop_range = "numba.prange" if p == 0 and parallel_outer else "range"
             loop.append(f"{indent}for i{p} in {loop_range}({d}):")
             indent += "    "
-        return pre + loop + [indent + line for line in body + stores]
+        if not lanes:
+            return pre + loop + [indent + line for line in body + stores]
+        p, d = len(dims) - 1, dims[-1]
+        i, end = f"i{p}", f"i{p}_end"
+        split = [f"{end} = {d} - {d} % {LANES}",
+                 f"for {i}_b in range(0, {end}, {LANES}):",
+                 f"    for {i}_l in range({LANES}):",
+                 f"        {i} = {i}_b + {i}_l"]
+        split += [f"        {line}" for line in lane_body + stores]
+        split.append(f"for {i} in range({end}, {d}):  # the remainder")
+        split += [f"    {line}" for line in body + stores]
+        return pre + loop + [indent + line for line in split + flush] + final

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..engine.function import Function, trace
 from ..engine.transforms import Lazy
+from .entry import PYTHON_SCALAR_TYPES
 from .jit import Compiled, Jitted, jit
 from .names import RESERVED, dtype_code, sanitize
 
@@ -339,7 +340,7 @@ def module_source(compiled: Compiled, name: str | None = None) -> str:
         return base
 
     priv = {k: fresh("_" + k) for k in ("types", "io", "base64", "load", "frozen", "checked", "arguments",
-                                     "outputs", "INPUTS", "OUTPUT_DTYPES", "CONSTS")}
+                                     "outputs", "INPUTS", "CONSTS")}
     impl = fresh("_" + entry)
     body = _rename(body, entry, impl)
 
@@ -417,7 +418,6 @@ def _docstring(f, target, wrapper, inputs, version) -> str:
 _WRAPPER = '''\
 {INPUTS} = (  # name, dtype, shape (None: any size), rank 0 and passed as a Python scalar
 {specs})
-{OUTPUT_DTYPES} = ({dtypes})
 
 
 def {checked}(name, value, dtype, shape):
@@ -443,14 +443,18 @@ def {arguments}(*values):
             if type(a) is float and python_scalar and not shape and dtype == np.float64:
                 out.append(a)
                 continue
-            a = np.ascontiguousarray({checked}(name, a, dtype, shape))  # C order, as adjit passes it
+            a = {checked}(name, a, dtype, shape)
+            if not a.flags.c_contiguous:  # C order, as adjit passes it
+                a = np.ascontiguousarray(a)
 {scalars}        out.append(a)
     return out
 
 
 def {outputs}(out):
-    """Arrays, as adjit returns them (rank-0 results come back as scalars)."""
-{convert}
+    """Results as adjit returns them: arrays, and rank-0 results as scalars (Python float, int
+    and bool for float64, int64 and bool; numpy scalars of other dtypes)."""
+    return {convert}
+
 
 def {wrapper}({params}):
     """{signature}"""
@@ -463,14 +467,10 @@ def {wrapper}({params}):
 def _wrapper(f, compiled, target, wrapper, impl, inputs, p) -> str:
     specs = "".join(f"    ({n!r}, np.dtype({np.dtype(dtype).name!r}), {tuple(shape)!r}, {scalar and not ndim}),\n"
                     for n, (dtype, ndim, shape, scalar) in zip(inputs, compiled._specs))
-    dtypes = ", ".join(f"np.dtype({np.dtype(o.dtype).name!r})" for o in f.outputs) + ("," if len(f.outputs) == 1 else "")
     scalars = ("        if not shape:  # numba dispatches fastest on scalars\n"
                "            a = a.item() if python_scalar else a[()]\n") if target == "cpu" else ""
-    if f.multiple:
-        convert = (f"    return tuple(o if type(o) is np.ndarray else np.asarray(o, dtype=d)\n"
-                   f"                 for o, d in zip(out, {p['OUTPUT_DTYPES']}))\n")
-    else:
-        convert = f"    return out if type(out) is np.ndarray else np.asarray(out, dtype={p['OUTPUT_DTYPES']}[0])\n"
+    results = [_result_code(o, f"out[{k}]" if f.multiple else "out") for k, o in enumerate(f.outputs)]
+    convert = "(" + "".join(r + ", " for r in results).rstrip() + ")" if f.multiple else results[0]
     call = f"_out = {impl}(*_args, *{p['CONSTS']})"
     if target == "numpy":
         call = f"with np.errstate(all=\"ignore\"):  # numpy semantics: inf and nan, no warnings\n        {call}"
@@ -485,5 +485,13 @@ def _wrapper(f, compiled, target, wrapper, impl, inputs, p) -> str:
             lines.append("")
         lines[-1] += (" " if lines[-1] else "") + item
     signature = "\n    ".join(lines)
-    return _WRAPPER.format(specs=specs, dtypes=dtypes, scalars=scalars, convert=convert, call=call,
+    return _WRAPPER.format(specs=specs, scalars=scalars, convert=convert, call=call,
                            wrapper=wrapper, params=", ".join(inputs), signature=signature, **p)
+
+
+def _result_code(o, value: str) -> str:
+    """Source converting one result as ``compiler.entry`` does."""
+    if o.ndim:
+        return f"np.asarray({value}, dtype=np.{np.dtype(o.dtype).name})"
+    return f"{PYTHON_SCALAR_TYPES[o.dtype].__name__}({value})" if o.dtype in PYTHON_SCALAR_TYPES else \
+        f"np.{np.dtype(o.dtype).name}({value})"

@@ -8,20 +8,25 @@ import numpy as np
 
 from ..engine.function import Function, Spec, _param_names, _spec_of, check_arg, trace
 from ..engine.transforms import Lazy
-from . import cache, codegen, passes
+from . import cache, codegen, entry, passes
+from .entry import PYTHON_SCALAR_TYPES
 from .buffers import concrete_avals
 from .explain import describe, log, signature_change
 
 TARGETS = ("numpy", "cpu")
-_PYTHON_SCALARS = ("float64", "int64", "bool")  # dtypes numba types a Python scalar as
 
 
 class Compiled:
     """A compiled Function: call it with arrays. ``.source`` is the generated Python module,
     ``.path`` its file in the cache, ``.function`` the optimized graph it was made from and
-    ``.original`` the graph as given."""
+    ``.original`` the graph as given.
+
+    Each instance has a class of its own whose ``__call__`` becomes the generated entry
+    (``entry.py``) after the first call, which compiles and logs: a call then costs the entry's
+    argument tests and numba's dispatch, no bound-method frame."""
 
     def __init__(self, f: Function, target: str, optimize: bool = True, parallel: bool = False):
+        self.__class__ = type("Compiled", (Compiled,), {})
         self.original = f
         self.function = passes.optimize(f) if optimize else f
         self.target = target
@@ -36,50 +41,51 @@ class Compiled:
         name = self.source.split("\ndef ", 1)[1].split("(", 1)[0]
         self._fn, self.path = cache.load(self.source, target, name)
         self.compile_seconds = None
-        self._out_dtypes = [np.dtype(o.dtype) for o in self.function.outputs]
-        self._specs = [(np.dtype(i.dtype), i.ndim, i.shape, i.dtype in _PYTHON_SCALARS)
-                       for i in self.function.inputs]
+        fn = self.function
+        self._specs = [(np.dtype(i.dtype), i.ndim, i.shape, i.dtype in PYTHON_SCALAR_TYPES) for i in fn.inputs]
+        self._entry = entry.make(self._fn, [(i.dtype, i.shape) for i in fn.inputs],
+                                 [(o.dtype, o.ndim) for o in fn.outputs], self._consts, self._argument,
+                                 self._wrong_count, target, fn.multiple)
+
+    def _wrong_count(self, given: int):
+        f = self.function
+        raise TypeError(f"{f.name}: expected {len(f.inputs)} arguments "
+                        f"({', '.join(i.name for i in f.inputs)}), got {given}")
+
+    def _argument(self, k: int, a):
+        """Argument ``k`` as the generated code takes it: C-contiguous, of the input's dtype,
+        rank-0 values as scalars for numba; or a one-line error naming the input."""
+        inp = self.function.inputs[k]
+        dtype, ndim, shape, python_scalar = self._specs[k]
+        if type(a) is float and python_scalar and ndim == 0 and dtype == np.float64:
+            return a
+        if not (type(a) is np.ndarray and a.dtype == dtype and a.ndim == ndim and a.flags.c_contiguous
+                and all(d is None or d == s for d, s in zip(shape, a.shape))):
+            a = check_arg(self.function, inp, a)
+            if not a.flags.c_contiguous:  # one layout: numba never recompiles
+                a = np.ascontiguousarray(a)
+        if ndim == 0 and self.target == "cpu":  # numba dispatches fastest on Python scalars
+            a = a.item() if python_scalar else a[()]
+        return a
 
     def _arguments(self, args) -> list:
-        """Arguments as the generated code takes them. The common case (arrays of the right
-        dtype and rank, Python floats for float64 scalars) costs no conversion."""
-        f = self.function
-        if len(args) != len(f.inputs):
-            raise TypeError(f"{f.name}: expected {len(f.inputs)} arguments "
-                            f"({', '.join(i.name for i in f.inputs)}), got {len(args)}")
-        out = []
-        for a, inp, (dtype, ndim, shape, python_scalar) in zip(args, f.inputs, self._specs):
-            if not (type(a) is np.ndarray and a.dtype == dtype and a.ndim == ndim and a.flags.c_contiguous
-                    and all(d is None or d == s for d, s in zip(shape, a.shape))):
-                if type(a) is float and python_scalar and ndim == 0 and dtype == np.float64:
-                    out.append(a)
-                    continue
-                a = np.ascontiguousarray(check_arg(f, inp, a))  # one layout: numba never recompiles
-            if ndim == 0 and self.target == "cpu":  # numba dispatches fastest on Python scalars
-                a = a.item() if python_scalar else a[()]
-            out.append(a)
-        return out
+        """All arguments as the generated code takes them (the slow path, for the first call)."""
+        if len(args) != len(self.function.inputs):
+            self._wrong_count(len(args))
+        return [self._argument(k, a) for k, a in enumerate(args)]
 
     def __call__(self, *args):
-        arrays = self._arguments(args)
-        if self.compile_seconds is None:
-            start = time.perf_counter()
-            out = self._run(arrays)
-            self.compile_seconds = time.perf_counter() - start
-            how = "loaded from the on-disk cache" if self.cache_hits else "compiled"
-            log.info("%s for %s: %s in %.3f s (%s)", self.function.name, self.target, how,
-                     self.compile_seconds, self.path.name)
-        else:
-            out = self._run(arrays)
-        if not self.function.multiple:
-            return out if type(out) is np.ndarray else np.asarray(out, dtype=self._out_dtypes[0])
-        return tuple(o if type(o) is np.ndarray else np.asarray(o, dtype=d) for o, d in zip(out, self._out_dtypes))
-
-    def _run(self, arrays):
-        if self.target == "cpu":
-            return self._fn(*arrays, *self._consts)
-        with np.errstate(all="ignore"):
-            return self._fn(*arrays, *self._consts)
+        """The first call: compile (or load from the cache), log how long it took, and make
+        the entry this object's call."""
+        self._arguments(args)
+        start = time.perf_counter()
+        out = self._entry(*args)
+        self.compile_seconds = time.perf_counter() - start
+        how = "loaded from the on-disk cache" if self.cache_hits else "compiled"
+        log.info("%s for %s: %s in %.3f s (%s)", self.function.name, self.target, how,
+                 self.compile_seconds, self.path.name)
+        type(self).__call__ = staticmethod(self._entry)
+        return out
 
     def memory(self, *args) -> dict:
         """Bytes the cpu code allocates for arguments of these shapes: its peak of live

@@ -251,3 +251,41 @@ def test_parallel_loops_use_prange_only_where_rows_are_independent():
     np.testing.assert_allclose(c(x), fn(x), rtol=1e-12)
     g = engine.grad(engine.trace(lambda x: ops.sum(f(x)), engine.Spec((None, 5))))
     np.testing.assert_allclose(compiler.jit(g, "cpu", parallel=True)(x), g(x), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_sums_over_the_innermost_axis_use_partial_sums_and_keep_results(dtype):
+    def f(x):
+        rows = ops.sum(ops.exp(-x * x), axis=1)              # a sum per row: flushed after each row
+        total = ops.sum(ops.tanh(x) * x)                      # a sum to a scalar: added up at the end
+        columns = ops.sum(x * x, axis=0)                      # over the outer axis: no partial sums
+        return rows * total + ops.sum(columns)
+    fn = engine.trace(f, engine.Spec((None, None), dtype))
+    c = compiler.jit(fn, "cpu")
+    assert "_lanes[i1_l] +=" in c.source and "# the remainder" in c.source
+    rtol = 1e-12 if dtype == "float64" else 2e-6
+    for shape in [(3, 0), (2, 5), (3, 16), (4, 33), (2, 1000)]:
+        x = np.random.default_rng(1).normal(size=shape).astype(dtype)
+        got = c(x)
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, fn(x), rtol=rtol, atol=1e-6)
+    g = engine.grad(engine.trace(lambda x: ops.sum(f(x)), engine.Spec((None, None), dtype)))
+    x = np.random.default_rng(2).normal(size=(3, 50)).astype(dtype)
+    np.testing.assert_allclose(compiler.jit(g, "cpu")(x), g(x), rtol=rtol * 10, atol=1e-5)
+
+
+@pytest.mark.parametrize("target", ["numpy", "cpu"])
+def test_results_are_arrays_and_rank_0_results_scalars(target):
+    def f(x, s, n):
+        return x * s, ops.sum(x) * s, ops.sum(x).astype("float32"), n + 1, ops.sum(x) > 0
+    fn = engine.trace(f, np.ones(3), 2.0, np.int64(1))
+    c = compiler.jit(fn, target)
+    for call in range(3):  # the first call compiles; later ones take the generated entry
+        got = c(np.arange(3.0), 2.0, 4)
+        assert [type(g) for g in got] == [np.ndarray, float, np.float32, int, bool]
+        assert got[0].tolist() == [0.0, 2.0, 4.0] and got[1:] == (6.0, 3.0, 5, True)
+    assert c(np.arange(3.0).astype(np.float32), np.float64(2.0), np.int32(4))[1] == 6.0  # converted
+    nothing = compiler.jit(engine.trace(lambda: ops.exp(engine.const(np.zeros(2)))), target)
+    assert nothing().tolist() == [1.0, 1.0] and nothing().tolist() == [1.0, 1.0]
+    with pytest.raises(TypeError, match="expected 0 arguments"):
+        nothing(1.0)

@@ -170,11 +170,11 @@ def test_malformed_function_declarations():
     raises(GraphError, lambda: Function([x], 3.0))
 
 
-@pytest.mark.parametrize("how", ["reference", "numpy"])
+@pytest.mark.parametrize("how", ["reference", "numpy", "cpu"])
 def test_calling_with_wrong_arity_shape_or_dtype(how):
     x, i = var("x", (2, 3)), var("i", (3,), "int32")
     f = Function([x, i], ops.sum(x * i.astype("float64")), name="model")
-    call = f if how == "reference" else jit()(f, target="numpy")
+    call = f if how == "reference" else jit()(f, target=how)
     good = (np.ones((2, 3)), np.arange(3, dtype=np.int32))
     assert float(call(*good)) == 6.0
     message, _ = raises(TypeError, lambda: call(np.ones((2, 3))))
