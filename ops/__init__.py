@@ -2,12 +2,13 @@
 
 Families: elementwise, reductions, shape/indexing, linear algebra and the stable softmax family.
 """
-from . import elementwise, linalg, reductions, shape  # noqa: F401  (declare the primitives)
+from . import elementwise, linalg, random, reductions, shape  # noqa: F401  (declare the primitives)
 from .api import (abs, add, broadcast_to, concatenate, convert, cos, div, dot, equal, exp, expand_dims,
                   getitem, greater, greater_equal, less, less_equal, log, log1p, log_softmax,
                   logical_not, logsumexp, matmul, max, maximum, mean, minimum, mul, neg, not_equal,
                   ones_like, pow, relu, reshape, sigmoid, sign, sin, softmax, sqrt, squeeze, stack,
                   stop_gradient, sub, sum, swapaxes, take, tan, tanh, transpose, where, zeros_like)
+from .random import uniform
 from ..engine.primitive import REGISTRY
 
-__all__ = [n for n in dir() if not n.startswith("_") and n not in ("elementwise", "linalg", "reductions", "shape")]
+__all__ = [n for n in dir() if not n.startswith("_") and n not in ("elementwise", "linalg", "random", "reductions", "shape")]

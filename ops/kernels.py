@@ -80,3 +80,42 @@ def matmul_3d(a, b):
     for i in range(batch):
         out[i] = np.dot(a[i if a.shape[0] > 1 else 0], b[i if b.shape[0] > 1 else 0])
     return out
+
+
+_GOLDEN, _STEP = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xD1B54A32D192ED03)
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+
+def uniform_ref(key, like):
+    """numpy's version of ``uniform_like`` (uint64 arithmetic wraps, as in the kernel)."""
+    like = np.asarray(like)
+    with np.errstate(over="ignore"):
+        seed = np.int64(key).view(np.uint64) * _GOLDEN
+        z = seed + np.arange(1, like.size + 1, dtype=np.uint64) * _STEP
+        z = (z ^ (z >> np.uint64(30))) * _M1
+        z = (z ^ (z >> np.uint64(27))) * _M2
+        z = z ^ (z >> np.uint64(31))
+    if like.dtype == np.float32:
+        out = (z >> np.uint64(40)).astype(np.float32) * np.float32(2.0 ** -24)
+    else:
+        out = (z >> np.uint64(11)).astype(np.float64) * (2.0 ** -53)
+    return out.reshape(like.shape)
+
+
+@numba.njit(cache=True)
+def uniform_like(key, like):
+    """Uniform numbers in [0, 1) with ``like``'s shape and dtype: element k is a splitmix64 hash
+    of (key, k), so the same key gives the same numbers on every target (``uniform_ref``)."""
+    out = np.empty(like.shape, dtype=like.dtype)
+    flat = out.reshape(-1)
+    seed = np.uint64(key.item()) * np.uint64(0x9E3779B97F4A7C15)  # key: a rank-0 int64 array
+    for k in range(flat.size):
+        z = seed + np.uint64(k + 1) * np.uint64(0xD1B54A32D192ED03)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+        if out.itemsize == 4:
+            flat[k] = np.float32(z >> np.uint64(40)) * np.float32(2.0 ** -24)
+        else:
+            flat[k] = np.float64(z >> np.uint64(11)) * (2.0 ** -53)
+    return out

@@ -24,6 +24,7 @@ import numpy as np
 import scipy.special
 
 from adjit import ops
+from adjit.ops import kernels
 
 FLOATS = ("float32", "float64")
 CHECKS = ("ref", "compile", "vjp", "jvp", "sympy", "grad2")
@@ -223,6 +224,8 @@ TABLE = [
            ("ref", "compile"), out_dtype="bool", targets=NUMPY_ONLY),
     OpInfo("sign", ops.sign, np.sign, UNARY_SHAPES, (grid(),), ("ref", "compile")),
     OpInfo("stop_gradient", ops.stop_gradient, lambda x: x, UNARY_SHAPES, zero_grad=True),
+    OpInfo("uniform", ops.uniform, kernels.uniform_ref, [S(np.array(7), (4,)), S(np.array(-3), (2, 3))],
+           checks=("ref", "compile")),
     OpInfo("zeros_ones_like", lambda x: x * ops.ones_like(x) + ops.zeros_like(x) * x,
            lambda x: x * np.ones_like(x) + np.zeros_like(x) * x, UNARY_SHAPES),
     OpInfo("astype_roundtrip", lambda x: (x.astype("float64") * 2.0).astype(x.dtype),
