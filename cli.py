@@ -78,7 +78,10 @@ def run_compare(args) -> int:
 
 
 def run_demo(args) -> int:
-    from .demo import demo
+    from .demo import PARTS, demo
+    unknown = [p for p in args.parts if p not in PARTS]
+    if unknown:
+        raise UsageError(f"demo: unknown part {unknown[0]!r}; choose from {', '.join(PARTS)}")
     return demo(args)
 
 
@@ -92,7 +95,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--at", action="append", metavar="NAME=VALUE,...", help="the point, e.g. x1=2,x2=5")
         p.add_argument("--json", action="store_true", help="machine-readable output")
         p.set_defaults(run=run)
-    p = commands.add_parser("demo", help="the worked example")
+    p = commands.add_parser("demo", help="the main job: the worked example, the methods, the compiler, training")
+    p.add_argument("parts", nargs="*", metavar="PART",
+                   help="run only these parts: basics (the worked example, methods, compiler) or a model "
+                        "to train, e.g. mlp (default: all)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=run_demo)
     return parser

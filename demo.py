@@ -1,4 +1,4 @@
-"""``adjit demo``: the main job, in three parts.
+"""``adjit demo``: the main job, in four parts (``adjit demo PART ...`` runs some of them).
 
 1. The worked example of Baydin et al.'s survey, f(x1, x2) = log(x1) + x1*x2 - sin(x2) at (2, 5):
    the forward primal trace, the reverse adjoint trace, and four ways to get its gradient.
@@ -6,6 +6,7 @@
    the derivative graph that AD builds.
 3. The compiler: the gradient of sum(tanh(x)*x**2 + exp(-x*x)) as generated code, compiled by
    numba, timed against the function itself (the cheap-gradient principle) and against numpy.
+4. Training (``train_demo.py``): models that learn real data with one compiled step each.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import timeit
 
 import numpy as np
 
-from . import compiler, engine, ops
+from . import compiler, engine, ops, train_demo
 from .engine import compare, symbolic
 from .engine.evaltrace import evaluation_trace
 from .expression import function_of
@@ -68,17 +69,16 @@ def compiled(n: int = 10 ** 6) -> dict:
             "max_abs_error_vs_hand_gradient": error}
 
 
-def demo(args) -> int:
-    """Print the demo (as JSON when ``args.json``); the exit code."""
+def basics(as_json: bool) -> dict:
+    """Parts 1-3 (printed unless ``as_json``); their figures."""
     f = function_of(EXAMPLE, list(AT))
     trace = evaluation_trace(f, *AT.values())
     methods = compare(f, AT)
     sizes = swell()
     fast = compiled()
-    if getattr(args, "json", False):
-        print(json.dumps({"expression": EXAMPLE, "trace": trace.to_dict(), "compare": methods.to_dict(),
-                          "swell": sizes, "compiled": fast}, indent=2))
-        return 0
+    if as_json:
+        return {"expression": EXAMPLE, "trace": trace.to_dict(), "compare": methods.to_dict(),
+                "swell": sizes, "compiled": fast}
     point = ", ".join(f"{k}={v:g}" for k, v in AT.items())
     print(f"1. y = {EXAMPLE}  at {point}\n")
     print(trace, end="\n\n")
@@ -95,4 +95,25 @@ def demo(args) -> int:
     print(f"  f                      {fast['f_s'] * 1e3:.1f} ms  (numpy: {fast['numpy_f_s'] * 1e3:.1f} ms)")
     print(f"  grad f                 {fast['grad_s'] * 1e3:.1f} ms  = {fast['grad_over_f']:.2f} x f")
     print(f"  max |error| vs the gradient written by hand: {fast['max_abs_error_vs_hand_gradient']:.1e}")
+    return {}
+
+
+PARTS = ("basics",) + tuple(train_demo.TRAININGS)
+
+
+def demo(args) -> int:
+    """Run the parts ``args.parts`` (default: all of them) of the demo, printed or as JSON
+    (``args.json``); the exit code."""
+    parts = getattr(args, "parts", None) or PARTS
+    as_json = getattr(args, "json", False)
+    out = {}
+    if "basics" in parts:
+        out.update(basics(as_json))
+    trainings = [p for p in parts if p != "basics"]
+    if trainings:
+        if not as_json:
+            print("\n4. Training: compiled steps (forward, gradient and update in one function) on real data\n")
+        out["training"] = train_demo.run(trainings, verbose=False if as_json else None)
+    if as_json:
+        print(json.dumps(out, indent=2))
     return 0

@@ -137,7 +137,7 @@ def test_compare_table_and_json(capsys):
 
 
 def test_demo_runs_the_trace_and_the_comparison():
-    out = run("demo")
+    out = run("demo", "basics")
     assert out.returncode == 0 and out.stderr == ""
     assert "Forward primal trace" in out.stdout and "Reverse adjoint trace" in out.stdout
     assert "dy/dx1 = vbar_-1 = 5.5" in out.stdout and "reverse AD (vjp)" in out.stdout
@@ -145,7 +145,7 @@ def test_demo_runs_the_trace_and_the_comparison():
 
 
 def test_demo_json(capsys):
-    assert main(["demo", "--json"]) == 0
+    assert main(["demo", "basics", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["trace"]["gradient"]["x1"] == 5.5 and len(data["compare"]["methods"]) == 4
     swell = data["swell"]
@@ -154,6 +154,18 @@ def test_demo_json(capsys):
     fast = data["compiled"]
     assert fast["max_abs_error_vs_hand_gradient"] < 1e-12
     assert "@numba.njit" in fast["source"] and fast["source"].count("for i0 in range") == 1
+
+
+def test_demo_trains_the_mlp_to_its_stated_accuracy(capsys):
+    assert main(["demo", "mlp", "--json"]) == 0
+    (mlp,) = json.loads(capsys.readouterr().out)["training"]
+    assert mlp["test_accuracy"] >= 0.95 and mlp["final_loss"] < 0.1
+    assert mlp["compile_seconds"] > 0 and mlp["steps_per_second"] > 0
+
+
+def test_demo_names_an_unknown_part(capsys):
+    assert main(["demo", "bogus"]) == 2
+    assert "unknown part 'bogus'" in capsys.readouterr().err
 
 
 BAD = [
