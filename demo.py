@@ -7,6 +7,7 @@
 3. The compiler: the gradient of sum(tanh(x)*x**2 + exp(-x*x)) as generated code, compiled by
    numba, timed against the function itself (the cheap-gradient principle) and against numpy.
 4. Training (``train_demo.py``): models that learn real data with one compiled step each.
+5. Gradients through time: ||dL/dh_0|| against the sequence length for Elman RNNs and LSTMs.
 """
 from __future__ import annotations
 
@@ -98,7 +99,18 @@ def basics(as_json: bool) -> dict:
     return {}
 
 
-PARTS = ("basics",) + tuple(train_demo.TRAININGS)
+def gradients(as_json: bool, plot_path: str = "gradients.png") -> dict:
+    """The vanishing/exploding gradient study (``nn.gradient_study``): a table and a PNG plot."""
+    from .nn import gradient_study
+    result = gradient_study.study()
+    gradient_study.plot(result, plot_path)
+    if not as_json:
+        print("\n5. " + gradient_study.format_table(result))
+        print(f"\n  plot (log scale): {plot_path}")
+    return {"gradients": {**result, "plot": plot_path}}
+
+
+PARTS = ("basics",) + tuple(train_demo.TRAININGS) + ("gradients",)
 
 
 def demo(args) -> int:
@@ -109,11 +121,13 @@ def demo(args) -> int:
     out = {}
     if "basics" in parts:
         out.update(basics(as_json))
-    trainings = [p for p in parts if p != "basics"]
+    trainings = [p for p in parts if p in train_demo.TRAININGS]
     if trainings:
         if not as_json:
             print("\n4. Training: compiled steps (forward, gradient and update in one function) on real data\n")
         out["training"] = train_demo.run(trainings, verbose=False if as_json else None)
+    if "gradients" in parts:
+        out.update(gradients(as_json))
     if as_json:
         print(json.dumps(out, indent=2))
     return 0

@@ -36,6 +36,21 @@ def mlp_digits(epochs: int = 20, verbose=None) -> dict:
     return _report("MLP 64-64-10 on the 8x8 digits", history, seconds, steps, test_accuracy=accuracy)
 
 
+def cnn_digits(epochs: int = 15, verbose=None) -> dict:
+    """A small CNN on the 8x8 digit images: conv 16@3x3 + relu, max-pool 2, conv 32@3x3 + relu,
+    flatten, dense 64 + relu, dense 10; Adam; test accuracy on a held-out 20%."""
+    train, test = nn.data.load_digits(images=True)
+    model = nn.Sequential([
+        nn.Conv2D(16, 3, padding="same", activation="relu"), nn.MaxPool2D(2),
+        nn.Conv2D(32, 3, padding="same", activation="relu"),
+        nn.Flatten(), nn.Dense(64, activation="relu"), nn.Dense(10),
+    ], input_shape=(8, 8, 1), name="cnn")
+    params, history, seconds, steps = _fit(model, train, test, "softmax_cross_entropy",
+                                           nn.optim.Adam(3e-3), epochs, 32, verbose)
+    accuracy = nn.metrics.accuracy(nn.predict(model, params, test[0]), test[1])
+    return _report("CNN on the 8x8 digit images", history, seconds, steps, test_accuracy=accuracy)
+
+
 def print_result(r: dict) -> None:
     figures = [f"{k.replace('_', ' ')} {v:.2%}" if "accuracy" in k else f"{k.replace('_', ' ')} {v:.4g}"
                for k, v in r.items() if k.startswith("test_")]
@@ -43,7 +58,7 @@ def print_result(r: dict) -> None:
           f"{r['steps_per_second']:,.0f} steps/s, {r['train_seconds']:.1f} s in all\n")
 
 
-TRAININGS = {"mlp": mlp_digits}
+TRAININGS = {"mlp": mlp_digits, "cnn": cnn_digits}
 
 
 def run(names, verbose=None) -> list:

@@ -187,7 +187,7 @@ def render(mods: dict, results: dict, probes: dict, machine: dict, quick: bool, 
     for name, mod in mods.items():
         by_threads = {n: results[n][name] for n in threads}
         rows += mod.targets(by_threads, probes.get(name, {}))
-    lines += ["## Targets (issue #3)", "", "| target | threads | measured | goal | verdict |",
+    lines += ["## Targets (the issues' goals)", "", "| target | threads | measured | goal | verdict |",
               "|---|---|---|---|---|"] + [_target_line(t) for t in rows] + [""]
     for name, mod in mods.items():
         lines += _workload(mod, {n: results[n][name] for n in threads})

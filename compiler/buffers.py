@@ -36,10 +36,12 @@ class BufferPlan:
         self.reused = {}    # node id -> node whose dead buffer it took
         for k, item in enumerate(items):
             for n in computed(item):
-                arrays = [i for i in n.inputs if i.ndim > 0]
-                is_view = kind(n) == "call" and not get(n.prim).allocates and arrays
+                # a multi-result node is no buffer: its results (fresh arrays) are
+                arrays = [i for i in n.inputs if not i.multiple and i.ndim > 0]
+                is_view = kind(n) == "call" and not get(n.prim).allocates and arrays and not n.multiple
                 self.base[n.id] = self.base.get(arrays[0].id, arrays[0].id) if is_view else n.id
-                if n.ndim > 0 and (n.id in stored or kind(n) == "reduction" or (kind(n) == "call" and not is_view)):
+                if not n.multiple and n.ndim > 0 and (
+                        n.id in stored or kind(n) == "reduction" or (kind(n) == "call" and not is_view)):
                     self.owned[n.id], self.created[n.id] = n, k
                 for i in n.inputs:
                     b = self.base.get(i.id, i.id)
@@ -77,7 +79,7 @@ class BufferPlan:
         temporary = [r for r in end if end[r] != NEVER]  # blocks that hold no result
         peak = max((sum(nbytes(r) for r in temporary if self.created[r] <= k <= end[r])
                     for k in range(len(self.items))), default=0)
-        total = sum(nbytes(n.id) for item in self.items for n in computed(item))
+        total = sum(nbytes(n.id) for item in self.items for n in computed(item) if not n.multiple)
         return {"peak_temporary_bytes": peak, "sum_of_intermediates_bytes": total,
                 "result_bytes": sum(nbytes(r) for r in end if end[r] == NEVER),
                 "buffers": len(end), "buffers_reused": len(self.reused)}

@@ -32,8 +32,9 @@ def cache_dir() -> Path:
 
 def _versions() -> str:
     from .. import __version__
-    from ..ops import kernels, vmath
-    kernel_hash = hashlib.sha256((inspect.getsource(kernels) + inspect.getsource(vmath)).encode()).hexdigest()[:16]
+    from ..ops import conv_kernels, kernels, vmath
+    sources = "".join(inspect.getsource(m) for m in (kernels, conv_kernels, vmath))
+    kernel_hash = hashlib.sha256(sources.encode()).hexdigest()[:16]
     return f"adjit={__version__} numba={numba.__version__} numpy={np.__version__} kernels={kernel_hash}"
 
 

@@ -8,6 +8,8 @@ Rank-0 values are plain scalars in ``cpu`` code.
 """
 from __future__ import annotations
 
+import re
+
 from ..engine.function import Function
 from ..engine.ir import Node
 from ..engine.primitive import get
@@ -33,16 +35,24 @@ LANES = 16  # partial sums per vectorized float reduction
 
 
 class Program:
-    """Names and arguments shared by the emitters."""
+    """Names and arguments shared by the emitters. A Function emitted inside another's code (a
+    scan's body) is a program with a ``parent``: its inputs are the expressions ``refs``, its
+    nodes are named with ``prefix``, and its array constants and typed literals are the parent's
+    (arguments and names of the one generated function)."""
 
-    def __init__(self, f: Function, target: str):
+    def __init__(self, f: Function, target: str, parent: "Program" = None, prefix: str = "", refs=()):
         self.f, self.target = f, target
-        taken = set(RESERVED)
-        self.name = sanitize(f.name, taken, "fn")
-        self.names = {i.id: sanitize(i.name, taken) for i in f.inputs}
-        self.params = [self.names[i.id] for i in f.inputs]
-        self.consts = []  # array constants, passed as extra arguments
-        self.typed_literals = {}  # constructor source -> name, assigned once at the top
+        if parent is None:
+            taken = set(RESERVED)
+            self.name = sanitize(f.name, taken, "fn")
+            self.names = {i.id: sanitize(i.name, taken) for i in f.inputs}
+            self.params = [self.names[i.id] for i in f.inputs]
+            self.consts = []  # array constants, passed as extra arguments
+            self.typed_literals = {}  # constructor source -> name, assigned once at the top
+        else:
+            taken, self.name = parent.taken, parent.name
+            self.names = {i.id: r for i, r in zip(f.inputs, refs)}
+            self.params, self.consts, self.typed_literals = parent.params, parent.consts, parent.typed_literals
         self.taken = taken
         count = 0
         for n in f.nodes:
@@ -51,7 +61,7 @@ class Program:
                 self.params.append(self.names[n.id])
                 self.consts.append(n.params["value"])
             elif n.prim not in ("var", "const"):
-                self.names[n.id] = f"v{count}"
+                self.names[n.id] = f"{prefix}v{count}"
                 count += 1
 
     def ref(self, n: Node) -> str:
@@ -83,40 +93,73 @@ class Program:
         return "\n".join(lines) + "\n"
 
 
-def scalar_code(n: Node, args) -> str:
+def scalar_code(n: Node, args, target: str = "cpu") -> str:
     """One element of an elementwise node; small constant powers become multiplications."""
     if n.prim == "pow" and n.inputs[1].prim == "const" and n.inputs[1].ndim == 0:
         p, a = float(n.inputs[1].params["value"]), args[0]
-        special = {1.0: a, 2.0: f"({a} * {a})", 3.0: f"({a} * {a} * {a})", 0.5: f"np.sqrt({a})",
+        special = {1.0: a, 2.0: f"({a} * {a})", 3.0: f"({a} * {a} * {a})", 0.5: get("sqrt").scalar_for(target)(n, a),
                    -1.0: f"({literal(1, n.dtype)} / {a})"}
         if p in special and n.dtype.startswith("float"):
             return special[p]
-    return get(n.prim).scalar(n, *args)
+    return get(n.prim).scalar_for(target)(n, *args)
 
 
 def emit_numpy(f: Function) -> tuple:
     """Source of the plain-numpy module, and the constants it takes as extra arguments."""
     prog = Program(f, "numpy")
-    body = []
-    for n in f.nodes:
+    return prog.module(_numpy_lines(prog)), prog.consts
+
+
+def _numpy_lines(prog: Program) -> list:
+    """One numpy statement per node of the program's Function."""
+    lines = []
+    for n in prog.f.nodes:
         if n.prim in ("var", "const"):
             continue
         prim, out = get(n.prim), prog.names[n.id]
         args = [prog.ref(i) for i in n.inputs]
-        body.append(prog.comment(n))
+        lines.append(prog.comment(n))
         if prim.kind == "elementwise":
             code = (prim.array_code or prim.scalar)(n, *args)
-            body.append(f"{out} = {code}")
+            lines.append(f"{out} = {code}")
         else:
-            body.extend(prim.emit("numpy", n, out, *args))
-    return prog.module(body), prog.consts
+            lines.extend(_emit(prog, n, out, args))
+    return lines
+
+
+def _emit(prog: Program, n: Node, out: str, args) -> list:
+    """The lines of a "call" node; a primitive holding Functions (scan) gets the ``nested`` service."""
+    nested = {"nested": Nested(prog)} if any(isinstance(v, Function) for v in n.params.values()) else {}
+    return get(n.prim).emit(prog.target, n, out, *args, **nested)
+
+
+class Nested:
+    """What the emit rule of a primitive holding Functions gets: ``inline`` writes a Function's
+    code inside the generated function (a scan's loop body), by the same emitters as the rest."""
+
+    def __init__(self, prog: Program):
+        self.prog = prog
+
+    def inline(self, f: Function, refs, dims, prefix: str) -> tuple:
+        """(lines, output expressions, output sizes) for ``f`` with its inputs bound to the
+        expressions ``refs``, whose runtime sizes are ``dims`` (one tuple of size expressions per
+        input). Names made for ``f`` start with ``prefix``. An output's sizes are None when they
+        are known only from values that the lines compute."""
+        sub = Program(f, self.prog.target, self.prog, prefix, refs)
+        emitter = LoopEmitter(f, prog=sub)
+        emitter._dims.update((i.id, tuple(d)) for i, d in zip(f.inputs, dims))
+        lines = _numpy_lines(sub) if sub.target == "numpy" else emitter.lines()
+        inner = re.compile(rf"\b{re.escape(prefix)}")
+        sizes = [emitter.dims(o) for o in f.outputs]
+        return lines, [sub.ref(o) for o in f.outputs], [
+            None if any(inner.search(d) for d in ds) else ds for ds in sizes]
 
 
 class LoopEmitter:
     """The ``cpu`` program: statements and fused loop nests."""
 
-    def __init__(self, f: Function, parallel: bool = False):
-        self.prog = Program(f, "cpu")
+    def __init__(self, f: Function, parallel: bool = False, prog: Program = None):
+        self.prog = prog or Program(f, "cpu")
         self.f, self.parallel = f, parallel
         self.users = {}
         for n in f.nodes:
@@ -153,16 +196,21 @@ class LoopEmitter:
         return self._dims[n.id]
 
     def source(self) -> tuple:
+        body = self.lines()
+        # releasing the GIL lets other threads run meanwhile, but costs more than a scalar program
+        nogil = ", nogil=True" if any(n.multiple or n.ndim for n in self.f.nodes) else ""
+        options = f"cache=True{nogil}, error_model=\"numpy\"" + (", parallel=True" if self.parallel else "")
+        return self.prog.module(body, f"@numba.njit({options})"), self.prog.consts
+
+    def lines(self) -> list:
+        """The statements computing the Function (scheduled, fused, with buffers planned)."""
         items = Scheduler(self.f.nodes, self.dims).run()
         stored = {m.id for what, g in items if what == "loop" for m in g.members if self._stored(m, g)}
         self.plan = BufferPlan(items, self.outputs, stored, self.dims)
         body = []
         for k, (what, item) in enumerate(items):
             body.extend(self._statement(item) if what == "stmt" else self._loop(item, k))
-        # releasing the GIL lets other threads run meanwhile, but costs more than a scalar program
-        nogil = ", nogil=True" if any(n.ndim for n in self.f.nodes) else ""
-        options = f"cache=True{nogil}, error_model=\"numpy\"" + (", parallel=True" if self.parallel else "")
-        return self.prog.module(body, f"@numba.njit({options})"), self.prog.consts
+        return body
 
     def _stored(self, m: Node, group) -> bool:
         """Whether a loop member needs a buffer: a result, or read outside its loop."""
@@ -177,6 +225,8 @@ class LoopEmitter:
             return lines + [f"{out} = {scalar_code(n, args)}"]
         if prim.kind == "reduction":  # over a rank-0 input: the value itself
             return lines + [f"{out} = {args[0]}"]
+        if n.multiple or any(i.multiple for i in n.inputs):  # a scan and its results: rank 0 stays scalar
+            return lines + _emit(self.prog, n, out, args)
         args = [f"np.asarray({a})" if i.ndim == 0 else a for a, i in zip(args, n.inputs)]
         lines += prim.emit("cpu", n, out, *args)
         if n.ndim == 0 and n.prim not in _SCALAR_RESULT:

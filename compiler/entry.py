@@ -5,7 +5,8 @@ microseconds per call, ten times what numba's dispatch of a scalar function cost
 checks each argument with straight-line tests written for its input (type, dtype, rank, fixed
 sizes) and hands it on untouched when they pass; anything else goes to the slow path, which
 converts it or raises the one-line error. Results come back as numba returns them: arrays, and
-rank-0 results as Python scalars (float64, int64, bool) or numpy scalars of other dtypes.
+rank-0 results as Python scalars (float64, int64, bool) or numpy scalars of other dtypes. On the
+cuda target the arrays are device arrays (a host array goes the slow path: copied to the device).
 
 Only generated names (``a0``, ``k0``, ...) appear in the entry's source: nothing a user typed.
 """
@@ -19,12 +20,16 @@ PYTHON_SCALAR_TYPES = {"float64": float, "int64": int, "bool": bool}
 _MISSING = object()
 
 
-def make(fn, inputs, outputs, consts, convert, wrong_count, target: str, multiple: bool):
+def make(fn, inputs, outputs, consts, convert, wrong_count, target: str, multiple: bool,
+         array_type: type = np.ndarray):
     """The entry for ``fn`` (the generated function). ``inputs``: (dtype, shape) per argument;
     ``outputs``: (dtype, rank) per result; ``convert(k, value)`` is the slow path of argument
-    ``k``; ``wrong_count(n)`` raises for a call with ``n`` arguments."""
-    names = {"fn": fn, "convert": convert, "wrong_count": wrong_count, "ndarray": np.ndarray,
+    ``k``; ``wrong_count(n)`` raises for a call with ``n`` arguments; ``array_type``: the arrays
+    ``fn`` takes as they are (numba's device arrays for cuda)."""
+    names = {"fn": fn, "convert": convert, "wrong_count": wrong_count, "Array": array_type,
              "MISSING": _MISSING}
+    scalars = target in ("cpu", "cuda")  # rank-0 arguments are passed as scalars
+    contiguous = "{}.is_c_contiguous()" if target == "cuda" else "{}.flags.c_contiguous"
     params = [f"a{k}" for k in range(len(inputs))]
     lines = [f"def entry({''.join(p + '=MISSING, ' for p in params)}*extra):"]
     if params:
@@ -35,16 +40,16 @@ def make(fn, inputs, outputs, consts, convert, wrong_count, target: str, multipl
     lines.append(f"        wrong_count({given}len(extra))")
     for k, (dtype, shape) in enumerate(inputs):
         a = params[k]
-        if not shape and target == "cpu" and dtype in PYTHON_SCALAR_TYPES:
+        if not shape and scalars and dtype in PYTHON_SCALAR_TYPES:
             names[f"t{k}"] = PYTHON_SCALAR_TYPES[dtype]
             test = f"type({a}) is t{k}"
-        elif not shape and target == "cpu":
+        elif not shape and scalars:
             names[f"t{k}"] = np.dtype(dtype).type
             test = f"type({a}) is t{k}"
         else:
             names[f"d{k}"] = np.dtype(dtype)
-            tests = [f"type({a}) is ndarray", f"{a}.dtype is d{k}", f"{a}.ndim == {len(shape)}",
-                     f"{a}.flags.c_contiguous"]
+            tests = [f"type({a}) is Array", f"{a}.dtype is d{k}", f"{a}.ndim == {len(shape)}",
+                     contiguous.format(a)]
             tests += [f"{a}.shape[{p}] == {d}" for p, d in enumerate(shape) if d is not None]
             if not shape and dtype == "float64":  # the numpy target takes Python floats as they are
                 tests = [f"type({a}) is float or ({' and '.join(tests)})"]

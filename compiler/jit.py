@@ -8,12 +8,12 @@ import numpy as np
 
 from ..engine.function import Function, Spec, _param_names, _spec_of, check_arg, trace
 from ..engine.transforms import Lazy
-from . import cache, codegen, entry, passes
+from . import cache, codegen, device, entry, passes
 from .entry import PYTHON_SCALAR_TYPES
 from .buffers import concrete_avals
 from .explain import describe, log, signature_change
 
-TARGETS = ("numpy", "cpu")
+TARGETS = ("numpy", "cpu", "cuda")
 
 
 class Compiled:
@@ -34,10 +34,16 @@ class Compiled:
         if target == "numpy":
             self.source, consts = codegen.emit_numpy(self.function)
         else:
-            emitter = codegen.LoopEmitter(self.function, parallel)
+            if target == "cuda":
+                from .cuda import CudaEmitter  # imports numba.cuda: only for this target
+                emitter = CudaEmitter(self.function)
+            else:
+                emitter = codegen.LoopEmitter(self.function, parallel)
             self.source, consts = emitter.source()
             self._plan = emitter.plan
         self._consts = [np.ascontiguousarray(c) for c in consts]
+        if target == "cuda":  # copied once: each call passes the device copies
+            self._consts = [device.to_device(c) for c in self._consts]
         name = self.source.split("\ndef ", 1)[1].split("(", 1)[0]
         self._fn, self.path = cache.load(self.source, target, name)
         self.compile_seconds = None
@@ -45,7 +51,8 @@ class Compiled:
         self._specs = [(np.dtype(i.dtype), i.ndim, i.shape, i.dtype in PYTHON_SCALAR_TYPES) for i in fn.inputs]
         self._entry = entry.make(self._fn, [(i.dtype, i.shape) for i in fn.inputs],
                                  [(o.dtype, o.ndim) for o in fn.outputs], self._consts, self._argument,
-                                 self._wrong_count, target, fn.multiple)
+                                 self._wrong_count, target, fn.multiple,
+                                 device.array_type() if target == "cuda" else np.ndarray)
 
     def _wrong_count(self, given: int):
         f = self.function
@@ -56,6 +63,8 @@ class Compiled:
         """Argument ``k`` as the generated code takes it: C-contiguous, of the input's dtype,
         rank-0 values as scalars for numba; or a one-line error naming the input."""
         inp = self.function.inputs[k]
+        if self.target == "cuda":
+            return device.argument(self.function, inp, a)
         dtype, ndim, shape, python_scalar = self._specs[k]
         if type(a) is float and python_scalar and ndim == 0 and dtype == np.float64:
             return a
@@ -88,11 +97,11 @@ class Compiled:
         return out
 
     def memory(self, *args) -> dict:
-        """Bytes the cpu code allocates for arguments of these shapes: its peak of live
-        temporary buffers (after fusion and buffer reuse) against the sum of the sizes of all
-        intermediates (what a node-by-node interpreter allocates), plus the results' bytes."""
+        """Bytes the cpu (or cuda: device) code allocates for arguments of these shapes: its peak
+        of live temporary buffers (after fusion and buffer reuse) against the sum of the sizes of
+        all intermediates (what a node-by-node interpreter allocates), plus the results' bytes."""
         if self._plan is None:
-            raise ValueError(f"memory: only the cpu target plans buffers, this is {self.target!r}")
+            raise ValueError(f"memory: the {self.target!r} target plans no buffers (cpu and cuda do)")
         shapes = [np.shape(a) for a in args]
         return self._plan.memory(concrete_avals(self.function, shapes))
 
@@ -122,7 +131,9 @@ class Jitted:
                      for k, s in enumerate(specs))
 
     def compiled_for(self, *args) -> Compiled:
-        specs = self._generalize(tuple(_spec_of(a) for a in args))
+        on_device = self.target == "cuda"
+        specs = self._generalize(tuple(device.spec(a) if on_device and device.is_device_array(a) else _spec_of(a)
+                                       for a in args))
         found = self._compiled.get(specs)
         if found is not None:
             return found
@@ -156,7 +167,8 @@ def set_num_threads(n: int) -> None:
 
 def jit(f, target: str = "cpu", optimize: bool = True, parallel: bool = False):
     """Compile ``f`` (a Function, or a callable traced at its first call) for ``target``:
-    ``"numpy"`` (plain generated numpy) or ``"cpu"`` (numba, fused loops). ``optimize=False``
+    ``"numpy"`` (plain generated numpy), ``"cpu"`` (numba, fused loops) or ``"cuda"`` (numba.cuda
+    kernels; device arrays in and out, see ``device.py``). ``optimize=False``
     skips the graph passes; ``parallel=True`` runs the outer loop of each fused nest whose rows
     are independent with ``numba.prange`` (threads: ``set_num_threads``).
 
@@ -168,6 +180,8 @@ def jit(f, target: str = "cpu", optimize: bool = True, parallel: bool = False):
     """
     if target not in TARGETS:
         raise ValueError(f"jit: unknown target {target!r}; choose one of {', '.join(TARGETS)}")
+    if target == "cuda":
+        device.require()
     if not isinstance(f, Function):
         if not callable(f):
             raise TypeError(f"jit: expected a Function or a callable, got {type(f).__name__}")

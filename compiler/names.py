@@ -2,13 +2,16 @@
 are reduced to ``[A-Za-z0-9_]`` and made unique, numbers are written from numpy values."""
 from __future__ import annotations
 
+import builtins
 import keyword
 import math
 import re
 
 import numpy as np
 
-RESERVED = {"np", "numba", "_k", "math"}
+# modules the generated code uses, and Python's builtins (``range``, ``min``, ``abs``...): a
+# function or input of one of these names would shadow it in the generated module
+RESERVED = {"np", "numba", "_k", "math", "cuda"} | set(dir(builtins))
 
 
 def sanitize(name: str, taken: set, fallback: str = "arg") -> str:

@@ -55,21 +55,29 @@ def scale_cotangent(ct: Node, factor: Node, op: str = "mul") -> Node:
     return masked(cond, scale_cotangent(g, factor, op), on_true)
 
 
-def accumulate(total, ct: Node) -> Node:
-    """Sum of two cotangent contributions; two with the same mask stay one masked node."""
+def accumulate(total, ct):
+    """Sum of two cotangent contributions; two with the same mask stay one masked node. The
+    cotangents of a multi-result node are tuples, summed result by result (None is zero)."""
     if total is None:
         return ct
+    if isinstance(ct, tuple):
+        return tuple(a if b is None else accumulate(a, b) for a, b in zip(total, ct))
     a, b = split_masked(total), split_masked(ct)
     if a and b and a[0] is b[0] and a[2] == b[2] and a[1].shape == b[1].shape:
         return masked(a[0], accumulate(a[1], b[1]), a[2])
     return _op("add")(total, ct)
 
 
+def has_float_value(n: Node) -> bool:
+    """Whether ``n`` (or, for a multi-result node, one of its results) is a float: differentiable."""
+    return any(is_float(a.dtype) for a in n.aval) if n.multiple else is_float(n.dtype)
+
+
 def jvp_nodes(outputs, tangents: dict) -> list:
     """Tangents of ``outputs`` given tangents of some nodes ({node id: tangent node})."""
     tangents = dict(tangents)
     for n in toposort(outputs):
-        if n.id in tangents or not n.inputs or not is_float(n.dtype):
+        if n.id in tangents or not n.inputs or not has_float_value(n):
             continue
         tin = [tangents.get(i.id) for i in n.inputs]
         if all(t is None for t in tin):
@@ -80,6 +88,8 @@ def jvp_nodes(outputs, tangents: dict) -> list:
         if prim.jvp is None:
             raise GraphError(f"{n.prim} (made at {n.origin}) has no forward-mode rule")
         t = prim.jvp(n.inputs, tin, n, **n.params)
+        if n.multiple and all(r is None for r in t):
+            t = None
         if t is not None:
             _check_same_aval("JVP", n, n, t)
             tangents[n.id] = t
@@ -91,7 +101,7 @@ def vjp_nodes(outputs, cotangents, wrt) -> list:
     order = toposort(outputs)
     active = {w.id for w in wrt}
     for n in order:
-        if any(i.id in active for i in n.inputs) and is_float(n.dtype) and get(n.prim).differentiable:
+        if any(i.id in active for i in n.inputs) and has_float_value(n) and get(n.prim).differentiable:
             active.add(n.id)
     ct = {}
     for o, c in zip(outputs, cotangents):
@@ -112,6 +122,9 @@ def vjp_nodes(outputs, cotangents, wrt) -> list:
 
 
 def _check_same_aval(kind, n, like, got):
-    if got.ndim != like.ndim or got.dtype != like.dtype or any(
-            a is not None and b is not None and a != b for a, b in zip(got.shape, like.shape)):
-        raise GraphError(f"internal: {kind} rule of {n.prim} gave {got.aval} for an input of {like.aval}")
+    """A rule's tangent or cotangent has the aval of what it stands for (each result's, for a
+    multi-result node)."""
+    for a, g in (zip(like.aval, got) if like.multiple else [(like.aval, got)]):
+        if g is not None and (g.ndim != len(a.shape) or g.dtype != a.dtype or any(
+                x is not None and y is not None and x != y for x, y in zip(g.shape, a.shape))):
+            raise GraphError(f"internal: {kind} rule of {n.prim} gave {g.aval} for a value of {a}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import primitive
-from .ir import DTYPES, Aval, GraphError, Node
+from .ir import DTYPES, Aval, GraphError, Node, TupleAval
 
 
 def _node_names(f) -> dict:
@@ -44,6 +44,8 @@ def _valid_param(value) -> bool:
 
 
 def _check_aval(aval) -> str | None:
+    if isinstance(aval, TupleAval):
+        return next((f"result {k}: {why}" for k, why in enumerate(map(_check_aval, aval)) if why), None)
     if not isinstance(aval, Aval):
         return f"its aval is {aval!r}, not an Aval"
     if not isinstance(aval.shape, tuple) or any(
@@ -54,6 +56,13 @@ def _check_aval(aval) -> str | None:
     return None
 
 
+def _plain(aval):
+    """An aval as bind makes it (tuples for shapes, dtype names), to compare with a node's."""
+    if isinstance(aval, TupleAval):
+        return TupleAval(tuple(map(_plain, aval)))
+    return Aval(tuple(aval.shape), np.dtype(aval.dtype).name)
+
+
 def check_function(f, _depth: int = 0) -> None:
     """Raise ``GraphError`` naming the first ill-formed node of ``f``; return None if all is well.
 
@@ -61,7 +70,8 @@ def check_function(f, _depth: int = 0) -> None:
     inputs before it (SSA, topological order) and holds every output; every ``var`` reached is an
     input; constants hold read-only arrays of their aval; every other node names a registered
     primitive, has immutable params, and has exactly the aval its primitive's shape rule gives for
-    its inputs' avals and params. Functions held in params (the body of a scan) are checked too.
+    its inputs' avals and params; a multi-result node is read by ``result`` nodes only. Functions
+    held in params (the body of a scan) are checked too.
     """
     from .function import Function
     if not isinstance(f, Function):
@@ -95,6 +105,8 @@ def check_function(f, _depth: int = 0) -> None:
             if i.id not in seen:
                 fail(n, f"input {k} ({names.get(i.id, i.prim)}) is not defined before it "
                         "(nodes out of topological order, or missing from the graph)")
+            if i.multiple and n.prim != "result":
+                fail(n, f"input {k} ({names[i.id]}) has several results {i.aval}: only a result node may read it")
         why = _check_aval(n.aval)
         if why:
             fail(n, why)
@@ -133,7 +145,7 @@ def check_function(f, _depth: int = 0) -> None:
             fail(n, f"its shape rule rejects inputs {', '.join(str(i.aval) for i in n.inputs)}: {err}")
         except (TypeError, ValueError, KeyError, IndexError) as err:
             fail(n, f"invalid params {dict(n.params)}: {type(err).__name__}: {err}")
-        want = Aval(tuple(want.shape), np.dtype(want.dtype).name)
+        want = _plain(want)
         if want != n.aval:
             fail(n, f"its aval is {n.aval} but the shape rule gives {want} "
                     f"for inputs {', '.join(str(i.aval) for i in n.inputs)}")

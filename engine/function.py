@@ -43,8 +43,9 @@ def _print_name(name: str) -> str:
 
 
 def format_param(value) -> str:
+    """A param as text; a Function (the body of a scan) as its structural key."""
     if isinstance(value, Function):
-        return f"<{value.name}>"
+        return value.key
     if isinstance(value, np.ndarray):
         return np.array2string(value, precision=6, threshold=8)
     return str(value)
@@ -75,6 +76,9 @@ class Function:
         for o in outs:
             if not isinstance(o, Node):
                 raise GraphError(f"Function: outputs must be graph nodes, got {type(o).__name__}")
+            if o.multiple:
+                raise GraphError(f"Function: an output is the {o.prim} node made at {o.origin}, which has "
+                                 f"several results {o.aval}; return its results instead")
         self.inputs = tuple(inputs)
         self.outputs = tuple(outs)
         self.name = name or "f"
@@ -93,12 +97,9 @@ class Function:
         """A hash of the canonical graph: equal for structurally equal functions."""
         if self._key is None:
             h = hashlib.sha256(self._text(canonical=True).encode())
-            for n in self.nodes:
+            for n in self.nodes:  # (a Function in a param is in the text by its own key)
                 if n.prim == "const":
                     h.update(n.params["value"].tobytes())
-                for v in n.params.values():
-                    if isinstance(v, Function):
-                        h.update(v.key.encode())
             self._key = h.hexdigest()[:32]
         return self._key
 
@@ -109,7 +110,9 @@ class Function:
         return isinstance(other, Function) and other.key == self.key
 
     # --- printing -------------------------------------------------------------------------
-    def _text(self, canonical=False) -> str:
+    def _text(self, canonical=False, indent="") -> str:
+        """SSA text. A Function held in a param (the body of a scan) is printed as a nested block
+        under its node, or, in the canonical text that keys the graph, as its own key."""
         names = {}
         for k, i in enumerate(self.inputs):
             names[i.id] = f"in{k}" if canonical else _print_name(i.name)
@@ -128,12 +131,16 @@ class Function:
                 continue
             names[n.id] = f"v{count}"
             count += 1
-            params = ", ".join(f"{k}={format_param(v)}" for k, v in sorted(n.params.items()))
+            nested = {} if canonical else {k: v for k, v in n.params.items() if isinstance(v, Function)}
+            params = ", ".join(f"{k}={format_param(v)}" for k, v in sorted(n.params.items()) if k not in nested)
             rhs = n.prim + (f"[{params}]" if params else "") + " " + " ".join(ref(i) for i in n.inputs)
-            lines.append(f"  {names[n.id]}:{n.aval} = {rhs}")
+            lines.append(f"{indent}  {names[n.id]}:{n.aval} = {rhs}")
+            for k, v in sorted(nested.items()):
+                lines.append(f"{indent}    {k} = " + v._text(indent=indent + "    ").lstrip())
         args = ", ".join(f"{names[i.id]}:{i.aval}" for i in self.inputs)
         outs = ", ".join(ref(o) if o.prim == "const" else names[o.id] for o in self.outputs)
-        return "\n".join([f"{'f' if canonical else self.name}({args}) {{", *lines, f"  return {outs}", "}"])
+        return "\n".join([f"{indent}{'f' if canonical else self.name}({args}) {{", *lines,
+                          f"{indent}  return {outs}", f"{indent}}}"])
 
     def __str__(self):
         return self._text()
@@ -200,7 +207,10 @@ def evaluate(f: Function, arrays) -> list:
         prim = primitive.get(n.prim)
         with np.errstate(all="ignore"):
             out = prim.impl(*[env[i.id] for i in n.inputs], **n.params)
-        env[n.id] = np.asarray(out, dtype=n.dtype)
+        if n.multiple:  # one array per result
+            env[n.id] = tuple(np.asarray(o, dtype=a.dtype) for o, a in zip(out, n.aval))
+        else:
+            env[n.id] = np.asarray(out, dtype=n.dtype)
         for i in n.inputs:  # free intermediates as soon as their last user ran
             uses[i.id] -= 1
             if uses[i.id] == 0 and i.id not in keep and i.prim != "var":

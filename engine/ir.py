@@ -7,6 +7,8 @@ Glossary used across adjit:
   ans     the output node of the primitive application a rule is differentiating.
   t, dot  a tangent (forward mode); ``ct``/``bar`` a cotangent (reverse mode).
   None    used as a tangent or cotangent it means a symbolic zero: no work is built for it.
+  results a multi-result node (a scan) has a ``TupleAval``; it is read only through
+          ``result[index=k]`` nodes, and its tangent or cotangent is a tuple (None for zeros).
 
 A ``Node`` never changes after it is made. Graphs are built by applying primitives to nodes
 (``primitive.bind``); Python operators on nodes do that for you.
@@ -59,6 +61,25 @@ class Aval:
     def __str__(self) -> str:
         dims = ",".join("?" if d is None else str(d) for d in self.shape)
         return f"{SHORT[self.dtype]}[{dims}]"
+
+
+@dataclass(frozen=True)
+class TupleAval:
+    """The abstract values of a multi-result node, one per result (no shape or dtype of its own)."""
+
+    avals: tuple
+
+    def __iter__(self):
+        return iter(self.avals)
+
+    def __len__(self) -> int:
+        return len(self.avals)
+
+    def __getitem__(self, k) -> Aval:
+        return self.avals[k]
+
+    def __str__(self) -> str:
+        return "(" + ", ".join(map(str, self.avals)) + ")"
 
 
 def broadcast_shapes(op: str, *shapes) -> tuple:
@@ -134,6 +155,11 @@ class Node:
     @property
     def ndim(self) -> int:
         return self.aval.ndim
+
+    @property
+    def multiple(self) -> bool:
+        """Whether this node has several results (a ``TupleAval``), read by ``result`` nodes."""
+        return isinstance(self.aval, TupleAval)
 
     @property
     def name(self):

@@ -8,8 +8,16 @@ def linear(x):
     return x
 
 
+def softplus(x):
+    """log(1 + exp(x)), stable for any x: relu(x) + log1p(exp(-|x|)), with -|x| written as
+    minimum(x, -x) so that the derivative at 0 is sigmoid(0) = 1/2 (through abs and relu, whose
+    derivatives at their kinks are 0 by convention, it would be 0: a table of zero scores, as
+    word2vec starts from, would never move)."""
+    return ops.relu(x) + ops.log1p(ops.exp(ops.minimum(x, -x)))
+
+
 ACTIVATIONS = {"relu": ops.relu, "tanh": ops.tanh, "sigmoid": ops.sigmoid, "softmax": ops.softmax,
-               "log_softmax": ops.log_softmax, "linear": linear}
+               "log_softmax": ops.log_softmax, "softplus": softplus, "linear": linear}
 
 
 def get(name_or_fn):

@@ -46,6 +46,18 @@ def zeros(rng, shape, fan_in=None, fan_out=None, dtype="float32"):
     return np.zeros(shape, dtype=dtype)
 
 
+def constant(value):
+    """An initialiser that returns a copy of ``value`` (of the parameter's shape and dtype):
+    pretrained weights as a layer's starting point."""
+    value = np.asarray(value)
+
+    def init(rng, shape, fan_in=None, fan_out=None, dtype="float32"):
+        if value.shape != tuple(shape):
+            raise ValueError(f"constant initializer: the value has shape {value.shape}, the parameter {tuple(shape)}")
+        return value.astype(dtype, copy=True)
+    return init
+
+
 INITIALIZERS = {"glorot_uniform": glorot_uniform, "he_normal": he_normal, "orthogonal": orthogonal,
                 "uniform": uniform, "zeros": zeros}
 

@@ -30,10 +30,14 @@ def _pair(v, what: str) -> tuple:
 
 
 class Layer:
-    """The interface. ``name`` is given by the model (``dense``, ``dense_1``, ...) unless set."""
+    """The interface. ``name`` is given by the model (``dense``, ``dense_1``, ...) unless set.
+    ``trainable = False`` freezes the layer's parameters, as in Keras: the model reads them
+    through ``stop_gradient`` (their gradient is zero) and the training step passes them
+    through without giving them to the optimizer (no update, no weight decay, no state)."""
 
     kind = "layer"
     dtype = "float32"
+    trainable = True
 
     def __init__(self, name: str | None = None):
         self.name = name
@@ -166,15 +170,34 @@ class Activation(Layer):
 
 class Embedding(Layer):
     """Integer ids (N, ...) -> vectors (N, ..., output_dim): a gather, whose gradient is a
-    scatter-add into the rows that were used (no one-hot matrix product)."""
+    scatter-add into the rows that were used (no one-hot matrix product). ``from_pretrained``
+    starts from given vectors, frozen by default."""
 
     kind = "embedding"
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform", dtype="float32",
-                 name=None):
+                 name=None, trainable: bool = True):
         super().__init__(name)
         self.input_dim, self.output_dim, self.dtype = int(input_dim), int(output_dim), dtype
         self.embeddings_initializer = initializers.get(embeddings_initializer)
+        self.trainable = bool(trainable)
+
+    @classmethod
+    def from_pretrained(cls, matrix, trainable: bool = False, name=None) -> "Embedding":
+        """An embedding whose ``init`` gives a copy of ``matrix`` (vocabulary x dim), e.g. from
+        ``nn.vectors.read_vec(path).embedding_matrix(vocab)``; frozen unless ``trainable``
+        (PyTorch's ``from_pretrained(freeze=True)``).
+
+        >>> import numpy as np
+        >>> layer = Embedding.from_pretrained(np.eye(3, dtype=np.float32))
+        >>> layer.trainable, layer.init(0, (5,))["embeddings"].shape
+        (False, (3, 3))
+        """
+        matrix = np.asarray(matrix)
+        if matrix.ndim != 2:
+            raise ValueError(f"Embedding.from_pretrained: expected a (vocabulary, dim) matrix, "
+                             f"got shape {matrix.shape}")
+        return cls(matrix.shape[0], matrix.shape[1], initializers.constant(matrix), matrix.dtype.name, name, trainable)
 
     def param_specs(self, input_shape) -> dict:
         return {"embeddings": Param((self.input_dim, self.output_dim), self.embeddings_initializer,

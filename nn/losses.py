@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
+from .activations import softplus
 
 
 def mean_squared_error(pred, target):
@@ -31,9 +32,9 @@ def softmax_cross_entropy_onehot(logits, targets):
 
 
 def binary_cross_entropy_with_logits(logits, targets):
-    """-mean(t*log(sigmoid(z)) + (1-t)*log(1-sigmoid(z))), written as
-    max(z, 0) - z*t + log1p(exp(-|z|)) so that it never takes the log of 0."""
-    return ops.mean(ops.relu(logits) - logits * targets + ops.log1p(ops.exp(-ops.abs(logits))))
+    """-mean(t*log(sigmoid(z)) + (1-t)*log(1-sigmoid(z))), written as softplus(z) - z*t
+    (``activations.softplus``: it never takes the log of 0, and its derivative at z = 0 is 1/2)."""
+    return ops.mean(softplus(logits) - logits * targets)
 
 
 LOSSES = {"mse": mean_squared_error, "mean_squared_error": mean_squared_error,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import ops
 from ..engine import var
 from .layers import Layer
 
@@ -64,8 +65,18 @@ class Model:
         """The model's output node for input ``x`` (a node), with ``params`` (nodes or arrays)."""
         def call(layer, h):
             k = None if key is None else key * 1000003 + self.layers.index(layer)
-            return layer(_layer_params(params, layer.name), h, training=training, key=k)
+            own = _layer_params(params, layer.name)
+            if not layer.trainable:  # frozen: no gradient flows into its parameters
+                own = {name: ops.stop_gradient(v) for name, v in own.items()}
+            return layer(own, h, training=training, key=k)
         return self.forward(call, x)
+
+    def is_trainable(self, key: str) -> bool:
+        """Whether parameter ``key`` (``"layer/param"``) is trained: its layer's ``trainable``."""
+        for layer in self.layers:
+            if key.startswith(layer.name + "/"):
+                return layer.trainable
+        raise KeyError(f"{self.name}: no layer owns the parameter {key!r}")
 
     def summary(self, print_fn=print) -> str:
         """Each layer's output shape and parameter count, and the totals, as Keras prints them."""
@@ -80,7 +91,9 @@ class Model:
         text = [f'Model: "{self.name}"', line, "".join(c.ljust(w) for c, w in zip(rows[0], width)), line]
         text += ["".join(c.ljust(w) for c, w in zip(r, width)) for r in rows[1:]]
         total = self.count_params()
-        text += [line, f"Total params: {total:,}", f"Trainable params: {total:,}", "Non-trainable params: 0"]
+        trained = sum(int(np.prod(s)) for k, s in shapes.items() if self.is_trainable(k))
+        text += [line, f"Total params: {total:,}", f"Trainable params: {trained:,}",
+                 f"Non-trainable params: {total - trained:,}"]
         out = "\n".join(text)
         if print_fn is not None:
             print_fn(out)

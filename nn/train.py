@@ -26,39 +26,54 @@ def _batch_spec(a) -> tuple:
 class TrainStep:
     """``step(params, state, x, y, key=0) -> (loss, predictions, params, state)``, compiled once
     for every batch size: the loss, its gradient (reverse mode) and the optimizer's update are one
-    generated function (``.compiled.source``)."""
+    generated function (``.compiled.source``). Parameters of layers that are not ``trainable``
+    are inputs only: not differentiated, not given to the optimizer, returned as they came."""
 
     def __init__(self, model, loss, optimizer, params: dict, state: dict, y_example, target="cpu"):
         self.model, self.loss, self.optimizer = model, losses.get(loss), optimizer
-        self.keys, self.state_keys = list(params), list(state)
-        p, s = _vars("", params), _vars("state/", state)
+        self.keys = [k for k in params if model.is_trainable(k)]
+        self.frozen = [k for k in params if not model.is_trainable(k)]
+        self.state_keys = list(state)
+        p = _vars("", {k: params[k] for k in self.keys + self.frozen})
+        s = _vars("state/", state)
         x = var("x", (None,) + model.input_shape, model.input_dtype)
         y = var("y", *_batch_spec(y_example))
         key = var("key", (), "int64")
+        names = self.keys + self.frozen
 
         def objective(*flat):
-            preds = model(dict(zip(self.keys, flat[:len(self.keys)])), flat[-3], training=True, key=flat[-1])
+            preds = model(dict(zip(names, flat[:len(names)])), flat[-3], training=True, key=flat[-1])
             return self.loss(preds, flat[-2]), preds
         inputs = list(p.values()) + [x, y, key]
         forward = Function(inputs, objective(*inputs), name="objective")
         wrt = [i.name for i in inputs[:len(self.keys)]]
         grad_f = value_and_grad(Function(inputs, forward.outputs[0], name="loss"), wrt=wrt)
         value, *grads = grad_f(*inputs)
-        new_params, new_state = optimizer.update(p, dict(zip(self.keys, grads)), s)
+        trained = {k: p[k] for k in self.keys}
+        new_params, new_state = optimizer.update(trained, dict(zip(self.keys, grads)), s)
         outputs = [value, forward.outputs[1]] + [new_params[k] for k in self.keys] + [new_state[k] for k in self.state_keys]
         self.function = Function(list(p.values()) + list(s.values()) + [x, y, key], outputs, name="train_step")
         self.compiled = compiler.jit(self.function, target)
 
     def __call__(self, params: dict, state: dict, x, y, key: int = 0) -> tuple:
-        out = self.compiled(*[params[k] for k in self.keys], *[state[k] for k in self.state_keys], x, y, key)
+        out = self.compiled(*[params[k] for k in self.keys + self.frozen], *[state[k] for k in self.state_keys],
+                            x, y, key)
         n = len(self.keys)
-        return out[0], out[1], dict(zip(self.keys, out[2:2 + n])), dict(zip(self.state_keys, out[2 + n:]))
+        updated = dict(zip(self.keys, out[2:2 + n]))
+        new_params = {k: updated.get(k, v) for k, v in params.items()}
+        return out[0], out[1], new_params, dict(zip(self.state_keys, out[2 + n:]))
+
+
+def trainable(model, params: dict) -> dict:
+    """The entries of ``params`` that training updates (of layers that are ``trainable``): what
+    the optimizer's state is made for (``optimizer.init(trainable(model, params))``)."""
+    return {k: v for k, v in params.items() if model.is_trainable(k)}
 
 
 def train_step(model, loss, optimizer, params: dict, y_example, state: dict | None = None, target="cpu") -> TrainStep:
     """The compiled training step of ``model`` (see ``TrainStep``)."""
-    return TrainStep(model, loss, optimizer, params, optimizer.init(params) if state is None else state,
-                     y_example, target)
+    return TrainStep(model, loss, optimizer, params,
+                     optimizer.init(trainable(model, params)) if state is None else state, y_example, target)
 
 
 class Evaluator:
@@ -128,7 +143,7 @@ def fit(model, params: dict, data, loss, optimizer, epochs: int = 1, batch_size:
     start = time.perf_counter()
     step = train_step(model, loss, optimizer, params, y[:1], state, target)
     evaluator = Evaluator(model, params, loss, y[:1], target) if validation is not None else None
-    state = optimizer.init(params) if state is None else state
+    state = optimizer.init(trainable(model, params)) if state is None else state
     history = History()
     compile_seconds = None
     for epoch in range(epochs):

@@ -103,7 +103,7 @@ _UNARY = {
 
 def _unary(name, fn, deriv, sym):
     elementwise(name, lambda x: fn(x), lambda x, ans: (deriv(x, ans),), _SCALAR[name],
-                array_code=_ARRAY.get(name), sympy=lambda n, a: sym(a))
+                array_code=_ARRAY.get(name), sympy=lambda n, a: sym(a), target_scalar={"cuda": _CUDA[name]})
 
 
 # One element (fused cpu loops): the branch-free functions of ops/vmath.py, which LLVM vectorizes
@@ -117,6 +117,13 @@ _ARRAY["sigmoid"] = lambda n, a: f"({_one(n)} / ({_one(n)} + np.exp(-{a})))"
 
 def _one(n):
     return f"{np_dtype(n.dtype)}(1.0)"
+
+
+# One element in a cuda kernel: numba.cuda lowers the math module to CUDA's libdevice (a float32
+# argument gets the float32 function) but has no numpy ufuncs for these.
+_CUDA = {name: (lambda f: lambda n, a: f"math.{f}({a})")(name) for name in _VMATH + ("sqrt",) if name != "sigmoid"}
+_CUDA["sigmoid"] = lambda n, a: f"({_one(n)} / ({_one(n)} + math.exp(-{a})))"
+_CUDA["abs"] = lambda n, a: f"math.fabs({a})"
 
 
 for _name, (_fn, _deriv, _sym) in _UNARY.items():
@@ -204,7 +211,8 @@ elementwise("logical_not", lambda x: np.logical_not(x), None, lambda n, a: f"(no
             array_code=lambda n, a: f"np.logical_not({a})", sympy=lambda n, a: sp.Not(a),
             float_only=False, differentiable=False)
 elementwise("sign", lambda x: np.sign(x), None, lambda n, a: f"np.sign({a})",
-            sympy=lambda n, a: sp.sign(a), differentiable=False)
+            sympy=lambda n, a: sp.sign(a), differentiable=False,
+            target_scalar={"cuda": lambda n, a: f"({_one(n)} if {a} > 0 else -{_one(n)} if {a} < 0 else {a})"})
 
 for _name, _value in (("zeros_like", 0), ("ones_like", 1)):
     Primitive(_name, lambda x: Aval(x.shape, x.dtype), (lambda v: lambda x: np.full_like(x, v))(_value),

@@ -45,6 +45,8 @@ def _matmul_emit(target, n, out, a, b):
     x, y = n.inputs
     if target == "numpy":
         return [f"{out} = np.matmul({a}, {b})"]
+    if target == "cuda":
+        return [f"{out} = _cu.matmul({a}, {b})"]
     if x.ndim == 2 and y.ndim == 2:
         return [f"{out} = _k.dot({a}, {b})"]
     if y.ndim == 2:  # a stack of matrices times one matrix: a single GEMM

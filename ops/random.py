@@ -23,6 +23,8 @@ def _uniform_rule(key, like):
 def _uniform_emit(target, n, out, key, like):
     if target == "numpy":
         return [f"{out} = _k.uniform_ref({key}, {like})"]
+    if target == "cuda":
+        return [f"{out} = _cu.uniform({key}, {like})"]
     return [f"{out} = _k.uniform_like({key}, {like})"]
 
 

@@ -72,6 +72,8 @@ def _argmax_mask_emit(target, n, out, a):
     axes = n.params["axes"]
     if target == "numpy":
         return [f"{out} = _k.argmax_mask({a}, {axes})"]
+    if target == "cuda":
+        return [f"{out} = _cu.full((), True, np.bool_)" if n.ndim == 0 else f"{out} = _cu.argmax_mask({a}, {axes})"]
     if n.ndim == 0:  # a scalar is its own maximum (numba cannot transpose a 0-d array)
         return [f"{out} = np.ones((), dtype=np.bool_)"]
     rest = [k for k in range(n.ndim) if k not in axes]

@@ -55,7 +55,7 @@ def _sum_tangents(terms, ans):
 
 
 def elementwise(name, impl, partials, scalar, sympy=None, array_code=None, float_only=True,
-                out_dtype=None, differentiable=True, jvp=None, vjp=None):
+                out_dtype=None, differentiable=True, jvp=None, vjp=None, target_scalar=None):
     """Declare an elementwise primitive from its partial derivatives.
 
     ``partials(*inputs, ans)`` returns one derivative node per input: None for zero, True for
@@ -77,7 +77,7 @@ def elementwise(name, impl, partials, scalar, sympy=None, array_code=None, float
 
     return Primitive(
         name, shape_rule, impl, jvp=jvp or default_jvp, vjp=vjp or default_vjp,
-        kind="elementwise", scalar=scalar, array_code=array_code, to_sympy=sympy,
+        kind="elementwise", scalar=scalar, array_code=array_code, target_scalar=target_scalar or {}, to_sympy=sympy,
         differentiable=differentiable)
 
 

@@ -53,6 +53,7 @@ Primitive("reshape", _reshape_rule, lambda x, shape: np.reshape(x, shape),
           vjp=lambda ct, p, ans, shape: [_reshape_back(ct, p[0])],
           emit=lambda target, n, out, a: [
               f"{out} = np.reshape({a}, {_shape_code(n.params['shape'])})" if target == "numpy" else
+              f"{out} = _cu.reshape({a}, {_shape_code(n.params['shape'])})" if target == "cuda" else
               f"{out} = np.ascontiguousarray({a}).reshape({_shape_code(n.params['shape'])})"])
 
 
@@ -71,7 +72,8 @@ Primitive("transpose", _transpose_rule, lambda x, perm: np.transpose(x, perm),
           jvp=lambda p, t, ans, perm: bind("transpose", t[0], perm=perm),
           vjp=lambda ct, p, ans, perm: [bind("transpose", ct, perm=_inverse(perm))],
           dims=lambda n, d: tuple(d[0][k] for k in n.params["perm"]),
-          emit=lambda target, n, out, a: [f"{out} = {a}.T" if n.params["perm"] == (1, 0) else
+          emit=lambda target, n, out, a: [f"{out} = _cu.transpose({a}, {n.params['perm']})" if target == "cuda" else
+                                          f"{out} = {a}.T" if n.params["perm"] == (1, 0) else
                                           f"{out} = np.transpose({a}, {n.params['perm']})"])
 
 
@@ -86,7 +88,8 @@ def _broadcast_to_rule(x, shape):
 Primitive("broadcast_to", _broadcast_to_rule, lambda x, shape: np.broadcast_to(x, shape).copy(),
           jvp=lambda p, t, ans, shape: bind("broadcast_to", t[0], shape=shape),
           vjp=lambda ct, p, ans, shape: [unbroadcast(ct, p[0])],
-          emit=lambda target, n, out, a: [f"{out} = np.broadcast_to({a}, {_shape_code(n.params['shape'])})"])
+          emit=lambda target, n, out, a: [f"{out} = {'_cu' if target == 'cuda' else 'np'}.broadcast_to({a}, "
+                                          f"{_shape_code(n.params['shape'])})"])
 
 
 # --- expand_dims / squeeze -----------------------------------------------------------------------
@@ -109,6 +112,8 @@ def _expand_emit(target, n, out, a):
     if target == "numpy":
         return [f"{out} = np.expand_dims({a}, {n.params['axes']})"]
     shape = runtime_shape(a, n.shape, inserted=n.params["axes"])
+    if target == "cuda":
+        return [f"{out} = _cu.reshape({a}, {shape})"]
     return [f"{out} = np.ascontiguousarray({a}).reshape({shape})"]
 
 
@@ -117,7 +122,10 @@ def _squeeze_emit(target, n, out, a):
         return [f"{out} = np.squeeze({a}, {n.params['axes']})"]
     kept = [k for k in range(n.inputs[0].ndim) if k not in n.params["axes"]]
     dims = [f"{a}.shape[{k}]" for k in kept]
-    return [f"{out} = np.ascontiguousarray({a}).reshape(({', '.join(dims)}{',' if len(dims) == 1 else ''}))"]
+    shape = f"({', '.join(dims)}{',' if len(dims) == 1 else ''})"
+    if target == "cuda":
+        return [f"{out} = _cu.reshape({a}, {shape})"]
+    return [f"{out} = np.ascontiguousarray({a}).reshape({shape})"]
 
 
 Primitive("expand_dims", _expand_rule, lambda x, axes: np.expand_dims(x, axes),
@@ -167,7 +175,8 @@ def _concat_jvp(primals, tangents, ans, axis):
 
 Primitive("concatenate", _concat_rule, lambda *xs, axis: np.concatenate(xs, axis=axis),
           jvp=_concat_jvp, vjp=_concat_vjp, allocates=True,
-          emit=lambda target, n, out, *args: [f"{out} = np.concatenate(({', '.join(args)},), axis={n.params['axis']})"])
+          emit=lambda target, n, out, *args: [f"{out} = {'_cu' if target == 'cuda' else 'np'}.concatenate(("
+                                              f"{', '.join(args)},), axis={n.params['axis']})"])
 
 
 # --- basic indexing: ints and slices -------------------------------------------------------------
@@ -216,16 +225,25 @@ def _getitem_grad_impl(ct, like, index):
     return out
 
 
+def _getitem_emit(target, n, out, a):
+    if target == "cuda":  # the index's entries as they are: ("i", k) or ("s", start, stop, step)
+        return [f"{out} = _cu.getitem({a}, {n.params['index']!r})"]
+    return [f"{out} = {a}[{index_code(n.params['index'])}]"]
+
+
+def _getitem_grad_emit(target, n, out, ct, like):
+    if target == "cuda":
+        return [f"{out} = _cu.getitem_grad({ct}, {like}, {n.params['index']!r})"]
+    return [f"{out} = np.zeros_like({like})", f"{out}[{index_code(n.params['index'])}] = {ct}"]
+
+
 Primitive("getitem", _getitem_rule, _getitem_impl,
           jvp=lambda p, t, ans, index: bind("getitem", t[0], index=index),
-          vjp=lambda ct, p, ans, index: [bind("getitem_grad", ct, p[0], index=index)],
-          emit=lambda target, n, out, a: [f"{out} = {a}[{index_code(n.params['index'])}]"])
+          vjp=lambda ct, p, ans, index: [bind("getitem_grad", ct, p[0], index=index)], emit=_getitem_emit)
 Primitive("getitem_grad", lambda ct, like, index: Aval(like.shape, like.dtype), _getitem_grad_impl,
           jvp=lambda p, t, ans, index: None if t[0] is None else bind("getitem_grad", t[0], p[1], index=index),
           vjp=lambda ct, p, ans, index: [bind("getitem", ct, index=index), None],
-          dims=lambda n, d: d[1], allocates=True,
-          emit=lambda target, n, out, ct, like: [f"{out} = np.zeros_like({like})",
-                                                 f"{out}[{index_code(n.params['index'])}] = {ct}"])
+          dims=lambda n, d: d[1], allocates=True, emit=_getitem_grad_emit)
 
 
 # --- gather along axis 0 with an integer array ---------------------------------------------------
@@ -240,6 +258,8 @@ def _take_rule(x, idx):
 def _take_emit(target, n, out, x, idx):
     if target == "numpy":
         return [f"{out} = {x}[{idx}]"]
+    if target == "cuda":
+        return [f"{out} = _cu.take({x}, {idx}, {n.inputs[1].ndim})"]
     return [f"{out} = _k.take_2d(np.ascontiguousarray({x}).reshape(({x}.shape[0], -1)), "
             f"np.ascontiguousarray({idx}).reshape(-1)).reshape({idx}.shape + {x}.shape[1:])"]
 
@@ -247,6 +267,8 @@ def _take_emit(target, n, out, x, idx):
 def _take_grad_emit(target, n, out, ct, idx, like):
     if target == "numpy":
         return [f"{out} = _k.take_grad({ct}, {idx}, {like})"]
+    if target == "cuda":
+        return [f"{out} = _cu.take_grad({ct}, {idx}, {like})"]
     return [f"{out} = _k.take_grad_2d(np.ascontiguousarray({ct}).reshape(({idx}.size, -1)), "
             f"np.ascontiguousarray({idx}).reshape(-1), {like}.shape[0]).reshape({like}.shape)"]
 

@@ -23,7 +23,9 @@ from typing import Callable
 import numpy as np
 import scipy.special
 
+import naive_conv as naive
 from adjit import ops
+from adjit.engine.primitive import bind
 from adjit.ops import kernels
 
 FLOATS = ("float32", "float64")
@@ -175,6 +177,32 @@ def _log_softmax(x, axis=-1):
     return x - scipy.special.logsumexp(x, axis=axis, keepdims=True)
 
 
+def _scan(init, xs, reverse=False):
+    """A carry and a y through one scan: the sum of the ys plus the final carry."""
+    carry, ys = ops.scan(lambda c, x: (ops.tanh(c * x + 0.5), c * x), init, xs, reverse=reverse)
+    return ops.sum(ys, axis=0) + carry
+
+
+def _scan_ref(init, xs, reverse=False):
+    carry, total = init, np.zeros_like(init)
+    for x in (xs[::-1] if reverse else xs):
+        carry, total = np.tanh(carry * x + np.asarray(0.5, init.dtype)), total + carry * x
+    return total + carry
+
+
+def _prim(name):
+    """The build of a primitive users reach only through derivatives: its params spelled out."""
+    def build(*xs, **params):
+        return bind(name, *xs, **params)
+    build.__name__ = name
+    return build
+
+
+_CONV_1 = dict(strides=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1))
+_CONV_2 = dict(strides=(2, 1), padding=((1, 0), (2, 1)), dilation=(1, 2))
+_POOL_1 = dict(pool=(2, 2), strides=(2, 2), padding=((0, 0), (0, 0)))
+_POOL_2 = dict(pool=(3, 2), strides=(1, 2), padding=((1, 1), (0, 1)))  # overlapping rows, padded
+
 TABLE = [
     # --- elementwise, unary ---------------------------------------------------------------------
     unary("neg", np.negative),
@@ -285,6 +313,41 @@ TABLE = [
            checks=ALL[:4] + ("grad2",)),
     OpInfo("softmax_large", lambda x: ops.softmax(x * 300.0), lambda x: _softmax(x * 300.0), [S((2, 3)), S((5,))],
            (distinct(),), targets=NUMPY_ONLY),
+    # --- control flow: scan (and result, which reads its results) -------------------------------
+    OpInfo("scan", _scan, _scan_ref, [S((3,), (4, 3)), S((), (5,), reverse=True), S((2, 3), (3, 2, 3))],
+           checks=ALL[:4] + ("grad2",)),
+    # --- convolution and pooling (NHWC); the gradient primitives with their params spelled out ---
+    OpInfo("conv2d", ops.conv2d, naive.conv2d,
+           [S((1, 4, 4, 1), (2, 2, 1, 2)), S((2, 5, 5, 2), (3, 3, 2, 3), stride=2), S((1, 5, 6, 2), (3, 4, 2, 2)),
+            S((1, 6, 6, 1), (2, 2, 1, 2), dilation=2), S((2, 5, 5, 2), (3, 3, 2, 2), padding="same"),
+            S((1, 5, 4, 2), (3, 2, 2, 3), stride=(2, 1), padding=((1, 0), (2, 1))),
+            S((1, 5, 5, 1), (3, 3, 1, 1), stride=2, padding="same")],
+           checks=ALL[:4] + ("grad2",), compile_samples=(1, 5, 6)),
+    OpInfo("conv2d_input_grad", _prim("conv2d_input_grad"), naive.conv2d_input_grad,
+           [S((1, 3, 3, 2), (2, 2, 1, 2), input_hw=(4, 4), **_CONV_1), S((2, 2, 7, 3), (3, 2, 2, 3), input_hw=(5, 6), **_CONV_2)],
+           checks=ALL[:4] + ("grad2",)),
+    OpInfo("conv2d_weight_grad", _prim("conv2d_weight_grad"), naive.conv2d_weight_grad,
+           [S((1, 4, 4, 1), (1, 3, 3, 2), kernel_hw=(2, 2), **_CONV_1), S((2, 5, 6, 2), (2, 2, 7, 3), kernel_hw=(3, 2), **_CONV_2)],
+           checks=ALL[:4] + ("grad2",)),
+    OpInfo("maxpool2d", ops.maxpool2d, naive.maxpool2d,
+           [S((1, 4, 4, 2)), S((2, 5, 5, 1), pool=3, stride=2), S((1, 5, 4, 2), pool=(2, 3), stride=1, padding="same"),
+            S((1, 4, 5, 1), pool=2, padding=((1, 0), (0, 1)))], (distinct(),), compile_samples=(1, 2)),
+    OpInfo("maxpool2d_grad", _prim("maxpool2d_grad"), naive.maxpool2d_grad,
+           [S((1, 4, 4, 2), (1, 2, 2, 2), **_POOL_1), S((1, 4, 5, 2), (1, 4, 3, 2), **_POOL_2)],
+           (distinct(), uniform(-2, 2))),
+    OpInfo("maxpool2d_gather", _prim("maxpool2d_gather"), naive.maxpool2d_gather,
+           [S((1, 4, 4, 2), (1, 4, 4, 2), **_POOL_1), S((1, 4, 5, 2), (1, 4, 5, 2), **_POOL_2)],
+           (distinct(), uniform(-2, 2))),
+    # the VJP of maxpool2d_grad with respect to its cotangent (maxpool2d_gather) in a second derivative
+    OpInfo("maxpool2d_square", lambda x: ops.maxpool2d(x, 2, 1) ** 2, lambda x: naive.maxpool2d(x, 2, 1) ** 2,
+           [S((1, 3, 3, 2))], (distinct(),), checks=ALL[:4] + ("grad2",), targets=NUMPY_ONLY),
+    OpInfo("avgpool2d", ops.avgpool2d, naive.avgpool2d,
+           [S((1, 4, 4, 2)), S((2, 5, 5, 1), pool=3, stride=2, padding="same"),
+            S((1, 5, 4, 2), pool=(2, 3), stride=1, padding=1)], compile_samples=(1, 2)),
+    OpInfo("avgpool2d_grad", _prim("avgpool2d_grad"), naive.avgpool2d_grad,
+           [S((1, 2, 2, 2), input_hw=(4, 4), **_POOL_1), S((1, 4, 3, 2), input_hw=(4, 5), **_POOL_2)]),
+    OpInfo("global_avgpool", ops.global_avgpool, lambda x: x.mean(axis=(1, 2)), [S((2, 3, 4, 2)), S((1, 1, 1, 3))],
+           checks=ALL[:4] + ("grad2",), targets=NUMPY_ONLY),
 ]
 
 TABLE_BY_NAME = {op.name: op for op in TABLE}

@@ -21,9 +21,20 @@ def checked(transform, f, *args, **kwargs) -> Function:
     assert isinstance(out, Function), f"{transform.__name__} returned {type(out).__name__}"
     check_function(out)
     assert snapshot(f) == before, f"{transform.__name__} mutated its input"
-    if not any(n.dtype == "float64" for n in f.nodes):  # a float32 program stays float32
+    if not any("float64" in dtypes(n) for n in all_nodes(f)):  # a float32 program stays float32
         assert_no_upcast(out)
     return out
+
+
+def all_nodes(f: Function) -> list:
+    """The nodes of ``f`` and of the Functions in their params (scan bodies), recursively."""
+    return [m for n in f.nodes for m in [n] + [b for v in n.params.values() if isinstance(v, Function)
+                                               for b in all_nodes(v)]]
+
+
+def dtypes(n) -> set:
+    """The dtypes of a node's values (one per result of a multi-result node)."""
+    return {a.dtype for a in n.aval} if n.multiple else {n.dtype}
 
 
 def snapshot(f: Function):
@@ -38,7 +49,7 @@ def assert_no_upcast(f: Function) -> None:
     """A graph whose float inputs are all float32 computes in float32 throughout."""
     floats = {i.dtype for i in f.inputs if i.dtype.startswith("float")}
     if floats == {"float32"}:
-        wide = [n for n in f.nodes if n.dtype == "float64"]
+        wide = [n for n in all_nodes(f) if "float64" in dtypes(n)]
         assert not wide, f"{f.name}: float64 nodes in a float32 graph: {wide[:3]}\n{f}"
 
 
