@@ -36,7 +36,7 @@ class Layer:
     through without giving them to the optimizer (no update, no weight decay, no state)."""
 
     kind = "layer"
-    dtype = "float32"
+    dtype = None  # the parameters' dtype: the model's float input dtype unless given, else float32
     trainable = True
 
     def __init__(self, name: str | None = None):
@@ -49,7 +49,7 @@ class Layer:
     def init(self, seed, input_shape) -> dict:
         """The parameters as numpy arrays, drawn from ``seed``."""
         rng = np.random.default_rng(seed)
-        return {k: p.initializer(rng, p.shape, p.fan_in, p.fan_out, self.dtype)
+        return {k: p.initializer(rng, p.shape, p.fan_in, p.fan_out, self.dtype or "float32")
                 for k, p in self.param_specs(input_shape).items()}
 
     def __call__(self, params: dict, x, training: bool = False, key=None):
@@ -65,7 +65,7 @@ class Dense(Layer):
     kind = "dense"
 
     def __init__(self, units: int, activation=None, use_bias: bool = True,
-                 kernel_initializer="glorot_uniform", dtype="float32", name=None):
+                 kernel_initializer="glorot_uniform", dtype=None, name=None):
         super().__init__(name)
         self.units, self.use_bias, self.dtype = int(units), use_bias, dtype
         self.activation = activations.get(activation)
@@ -90,7 +90,7 @@ class Conv2D(Layer):
 
     def __init__(self, filters: int, kernel_size, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
                  activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
-                 dtype="float32", name=None):
+                 dtype=None, name=None):
         super().__init__(name)
         self.filters, self.use_bias, self.dtype = int(filters), use_bias, dtype
         self.kernel_size = _pair(kernel_size, "Conv2D kernel_size")
@@ -175,7 +175,7 @@ class Embedding(Layer):
 
     kind = "embedding"
 
-    def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform", dtype="float32",
+    def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform", dtype=None,
                  name=None, trainable: bool = True):
         super().__init__(name)
         self.input_dim, self.output_dim, self.dtype = int(input_dim), int(output_dim), dtype

@@ -36,6 +36,9 @@ class Model:
                 raise TypeError(f"{name}: expected layers, got {layer!r}")
         self.forward, self.name = forward, name
         self.input_shape, self.input_dtype = tuple(input_shape), input_dtype
+        for layer in self.layers:  # float64 inputs make float64 parameters, unless a layer says otherwise
+            if layer.dtype is None:
+                layer.dtype = input_dtype if input_dtype in ("float32", "float64") else "float32"
         _name_layers(self.layers)
 
     def _build(self, make_params) -> dict:

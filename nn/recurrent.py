@@ -66,7 +66,7 @@ class _Recurrent(Layer):
     gates = 1
 
     def __init__(self, units: int, return_sequences: bool = False, kernel_initializer="glorot_uniform",
-                 recurrent_initializer="orthogonal", dtype="float32", name=None):
+                 recurrent_initializer="orthogonal", dtype=None, name=None):
         super().__init__(name)
         self.units, self.return_sequences, self.dtype = int(units), return_sequences, dtype
         self.kernel_initializer = initializers.get(kernel_initializer)

@@ -163,6 +163,18 @@ def test_demo_trains_the_mlp_to_its_stated_accuracy(capsys):
     assert mlp["compile_seconds"] > 0 and mlp["steps_per_second"] > 0
 
 
+def test_demo_trains_the_cnn_to_its_stated_accuracy(capsys):
+    assert main(["demo", "cnn", "--json"]) == 0
+    (cnn,) = json.loads(capsys.readouterr().out)["training"]
+    assert cnn["test_accuracy"] >= 0.97
+
+
+def test_demo_lstm_beats_repeating_the_last_value():
+    from adjit import train_demo
+    r = train_demo.lstm_sine(epochs=3, verbose=False)
+    assert r["test_mse"] < 0.5 * r["test_mse_of_repeating_the_last_value"]
+
+
 def test_demo_names_an_unknown_part(capsys):
     assert main(["demo", "bogus"]) == 2
     assert "unknown part 'bogus'" in capsys.readouterr().err

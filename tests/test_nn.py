@@ -326,3 +326,61 @@ def test_gradient_study_shows_vanishing_and_exploding_gradients(tmp_path):
     assert "T=20" in gs.format_table(result)
     gs.plot(result, tmp_path / "g.png")
     assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _conv_params(k, cin, cout):
+    return k * k * cin * cout + cout
+
+
+def test_lenet_and_alexnet_shapes_and_parameter_counts():
+    lenet = nn.models.lenet()
+    # conv 5x5 1->6 (24x24), pool (12x12), conv 5x5 6->16 (8x8), pool (4x4), 256 -> 120 -> 84 -> 10
+    want = _conv_params(5, 1, 6) + _conv_params(5, 6, 16) + (256 * 120 + 120) + (120 * 84 + 84) + (84 * 10 + 10)
+    assert lenet.count_params() == want == 44_426
+    text = lenet.summary(print_fn=None)
+    assert "(None, 24, 24, 6)" in text and "(None, 4, 4, 16)" in text and "(None, 256)" in text
+    alexnet = nn.models.alexnet()
+    # 224 -> conv 11/4 valid: 54 -> pool 27 -> conv 5 same: 27 -> pool 13 -> 3 convs same -> pool 6
+    want = (_conv_params(11, 3, 96) + _conv_params(5, 96, 256) + _conv_params(3, 256, 384)
+            + _conv_params(3, 384, 384) + _conv_params(3, 384, 256)
+            + (6 * 6 * 256 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * 1000 + 1000))
+    assert alexnet.count_params() == want == 62_378_344
+    text = alexnet.summary(print_fn=None)
+    for shape in ("(None, 54, 54, 96)", "(None, 27, 27, 256)", "(None, 13, 13, 384)", "(None, 6, 6, 256)",
+                  "(None, 9216)", "(None, 1000)"):
+        assert shape in text
+    assert alexnet.output_shape() == (None, 1000)
+
+
+def test_adam_step_agrees_with_pytorch():
+    torch = pytest.importorskip("torch")
+    r = _rng(5)
+    p0, grads = r.normal(size=(4, 3)), [r.normal(size=(4, 3)) for _ in range(3)]
+    w = torch.tensor(p0, requires_grad=True)
+    opt_t = torch.optim.Adam([w], lr=0.01, betas=(0.9, 0.999), eps=1e-8)
+    opt = nn.optim.Adam(0.01)
+    params, state = {"w": p0}, opt.init({"w": p0})
+    for g in grads:
+        w.grad = torch.tensor(g)
+        opt_t.step()
+        params, state = opt.update(params, {"w": g}, state)
+        np.testing.assert_allclose(params["w"], w.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_a_cnn_step_agrees_with_pytorch():
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    model = nn.Sequential([nn.Conv2D(4, 3, activation="relu"), nn.MaxPool2D(2), nn.Flatten(), nn.Dense(3)],
+                          input_shape=(8, 8, 2), input_dtype="float64")
+    params = {k: v.astype(np.float64) for k, v in model.init(0).items()}
+    x, y = _rng(6).normal(size=(5, 8, 8, 2)), np.array([0, 2, 1, 1, 0])
+    step = nn.train_step(model, "softmax_cross_entropy", nn.optim.SGD(1.0), params, y[:1], target="numpy")
+    loss, _, new, _ = step(params, {}, x, y)
+    t = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    h = F.conv2d(torch.tensor(x).permute(0, 3, 1, 2), t["conv2d/kernel"].permute(3, 2, 0, 1), t["conv2d/bias"])
+    h = F.max_pool2d(F.relu(h), 2).permute(0, 2, 3, 1).reshape(5, -1)
+    loss_t = F.cross_entropy(h @ t["dense/kernel"] + t["dense/bias"], torch.tensor(y))
+    loss_t.backward()
+    assert abs(loss - loss_t.item()) < 1e-10
+    for k in params:  # SGD with lr 1: the gradient is the change
+        np.testing.assert_allclose(params[k] - new[k], t[k].grad.numpy(), rtol=1e-8, atol=1e-12)
