@@ -36,15 +36,20 @@ def mlp_digits(epochs: int = 20, verbose=None) -> dict:
     return _report("MLP 64-64-10 on the 8x8 digits", history, seconds, steps, test_accuracy=accuracy)
 
 
-def cnn_digits(epochs: int = 25, verbose=None) -> dict:
-    """A small CNN on the 8x8 digit images: two convs 32@3x3 + relu, max-pool 2, flatten,
-    dropout 0.3, dense 64 + relu, dense 10; Adam; test accuracy on a held-out 20%."""
-    train, test = nn.data.load_digits(images=True)
-    model = nn.Sequential([
+def cnn_model():
+    """The digits CNN: two convs 32@3x3 + relu, max-pool 2, flatten, dropout 0.3, dense 64 +
+    relu, dense 10 (logits); 8x8x1 images."""
+    return nn.Sequential([
         nn.Conv2D(32, 3, padding="same", activation="relu"),
         nn.Conv2D(32, 3, padding="same", activation="relu"), nn.MaxPool2D(2),
         nn.Flatten(), nn.Dropout(0.3), nn.Dense(64, activation="relu"), nn.Dense(10),
     ], input_shape=(8, 8, 1), name="cnn")
+
+
+def cnn_digits(epochs: int = 25, verbose=None) -> dict:
+    """``cnn_model`` on the 8x8 digit images, Adam; test accuracy on a held-out 20%."""
+    train, test = nn.data.load_digits(images=True)
+    model = cnn_model()
     params, history, seconds, steps = _fit(model, train, test, "softmax_cross_entropy",
                                            nn.optim.Adam(2e-3), epochs, 32, verbose)
     accuracy = nn.metrics.accuracy(nn.predict(model, params, test[0]), test[1])
