@@ -34,7 +34,7 @@ from . import peers
 from .timing import first_call, per_call
 
 WORKLOADS = {"w1": "bench.w1_scalar", "w2": "bench.w2_cheap", "w3": "bench.w3_mlp", "w4": "bench.w4_lenet",
-             "w5": "bench.w5_word2vec"}
+             "w5": "bench.w5_word2vec", "w6": "bench.w6_rnn"}
 ADJIT_LABELS = {"cpu": "adjit cpu", "cpu-parallel": "adjit cpu parallel", "numpy": "adjit numpy target",
                 "interpreter": "adjit interpreter"}
 COMPILED = ("adjit cpu", "adjit cpu parallel")  # the compiled variants: "adjit" in ratios and targets

@@ -41,7 +41,7 @@ class Program:
     (arguments and names of the one generated function)."""
 
     def __init__(self, f: Function, target: str, parent: "Program" = None, prefix: str = "", refs=()):
-        self.f, self.target = f, target
+        self.f, self.target, self.prefix = f, target, prefix
         if parent is None:
             taken = set(RESERVED)
             self.name = sanitize(f.name, taken, "fn")
@@ -127,9 +127,10 @@ def _numpy_lines(prog: Program) -> list:
     return lines
 
 
-def _emit(prog: Program, n: Node, out: str, args) -> list:
-    """The lines of a "call" node; a primitive holding Functions (scan) gets the ``nested`` service."""
-    nested = {"nested": Nested(prog)} if any(isinstance(v, Function) for v in n.params.values()) else {}
+def _emit(prog: Program, n: Node, out: str, args, emitter: "LoopEmitter" = None) -> list:
+    """The lines of a "call" node; a primitive holding Functions (scan) gets the ``nested``
+    service, which emits them with ``emitter``'s kind (the numpy target has none: plain lines)."""
+    nested = {"nested": Nested(prog, emitter)} if any(isinstance(v, Function) for v in n.params.values()) else {}
     return get(n.prim).emit(prog.target, n, out, *args, **nested)
 
 
@@ -137,22 +138,27 @@ class Nested:
     """What the emit rule of a primitive holding Functions gets: ``inline`` writes a Function's
     code inside the generated function (a scan's loop body), by the same emitters as the rest."""
 
-    def __init__(self, prog: Program):
-        self.prog = prog
+    def __init__(self, prog: Program, emitter: "LoopEmitter" = None):
+        self.prog, self.emitter = prog, emitter
 
     def inline(self, f: Function, refs, dims, prefix: str) -> tuple:
         """(lines, output expressions, output sizes) for ``f`` with its inputs bound to the
         expressions ``refs``, whose runtime sizes are ``dims`` (one tuple of size expressions per
         input). Names made for ``f`` start with ``prefix``. An output's sizes are None when they
-        are known only from values that the lines compute."""
+        are known only from values that the lines compute. (On ``cuda``, every rank-0 input and
+        output is a device array of shape (1,).)"""
         sub = Program(f, self.prog.target, self.prog, prefix, refs)
-        emitter = LoopEmitter(f, prog=sub)
+        emitter = LoopEmitter(f, prog=sub) if self.emitter is None else self.emitter.child(f, sub)
         emitter._dims.update((i.id, tuple(d)) for i, d in zip(f.inputs, dims))
-        lines = _numpy_lines(sub) if sub.target == "numpy" else emitter.lines()
+        if sub.target == "numpy":
+            lines, outs = _numpy_lines(sub), [sub.ref(o) for o in f.outputs]
+        else:
+            lines = emitter.lines()
+            extra, outs = emitter.output_refs()
+            lines += extra
         inner = re.compile(rf"\b{re.escape(prefix)}")
         sizes = [emitter.dims(o) for o in f.outputs]
-        return lines, [sub.ref(o) for o in f.outputs], [
-            None if any(inner.search(d) for d in ds) else ds for ds in sizes]
+        return lines, outs, [None if any(inner.search(d) for d in ds) else ds for ds in sizes]
 
 
 class LoopEmitter:
@@ -195,6 +201,14 @@ class LoopEmitter:
         self._dims[n.id] = tuple(out)
         return self._dims[n.id]
 
+    def child(self, f: Function, prog: Program) -> "LoopEmitter":
+        """The emitter of a Function inlined in this one's code (a scan's body)."""
+        return LoopEmitter(f, prog=prog)
+
+    def output_refs(self) -> tuple:
+        """(lines to run after ``lines()``, the expressions of the Function's outputs)."""
+        return [], [self.prog.ref(o) for o in self.f.outputs]
+
     def source(self) -> tuple:
         body = self.lines()
         # releasing the GIL lets other threads run meanwhile, but costs more than a scalar program
@@ -226,7 +240,7 @@ class LoopEmitter:
         if prim.kind == "reduction":  # over a rank-0 input: the value itself
             return lines + [f"{out} = {args[0]}"]
         if n.multiple or any(i.multiple for i in n.inputs):  # a scan and its results: rank 0 stays scalar
-            return lines + _emit(self.prog, n, out, args)
+            return lines + _emit(self.prog, n, out, args, self)
         args = [f"np.asarray({a})" if i.ndim == 0 else a for a, i in zip(args, n.inputs)]
         lines += prim.emit("cpu", n, out, *args)
         if n.ndim == 0 and n.prim not in _SCALAR_RESULT:

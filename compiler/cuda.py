@@ -2,9 +2,10 @@
 
 The schedule is the cpu target's (``schedule.py``: fused loop groups, buffer reuse by liveness);
 each loop group becomes a kernel (``cuda_loops.py``), each "call" primitive a call of its helper
-in ``adjit.ops.cuda_host``, which launches kernels of ``adjit.ops.cuda_kernels``. The host
-function only launches work and allocates device arrays: its arguments and results are device
-arrays, and nothing is copied to the host except a rank-0 result.
+in ``adjit.ops.cuda_host``, which launches kernels of ``adjit.ops.cuda_kernels``; a scan is a
+loop of the host function whose body launches its own kernels (emitted into the same module).
+The host function only launches work and allocates device arrays: its arguments and results are
+device arrays, and nothing is copied to the host except a rank-0 result.
 
 Rank-0 values: inputs, scalar constants and ``dim_size`` stay on the host and reach kernels as
 arguments; values computed on the device are arrays of shape (1,), read as ``v[0]`` (a call
@@ -12,10 +13,12 @@ primitive gets a host scalar as such an array, filled by a kernel).
 """
 from __future__ import annotations
 
+import itertools
+
 from ..engine.function import Function
 from ..engine.primitive import get
 from .buffers import BufferPlan
-from .codegen import LoopEmitter
+from .codegen import LoopEmitter, _emit
 from .cuda_loops import LoopKernel
 from .names import dtype_code
 from .schedule import Group, Scheduler, kind
@@ -64,17 +67,44 @@ def split_reductions(items) -> list:
 
 
 class CudaEmitter(LoopEmitter):
-    """The ``cuda`` module: the host function, then the kernels of its loop groups."""
+    """The ``cuda`` module: the host function, then the kernels of its loop groups. A Function
+    inlined in the host code (a scan's body, run by a host loop) has a child emitter that adds
+    its kernels to the same module; every rank-0 value entering or leaving it is a device array
+    of shape (1,), whatever the step."""
 
-    def __init__(self, f: Function):
-        super().__init__(f)
+    def __init__(self, f: Function, prog=None, parent: "CudaEmitter" = None):
+        super().__init__(f, prog=prog)
         self.prog.target = "cuda"
-        self.on_device = set()  # ids of rank-0 values held on the device as arrays of shape (1,)
-        self.constants = {}     # module-level name -> code (reduction identities)
-        self.kernels = []
-        self._scalars = 0
+        if parent is None:
+            self.on_device = set()  # ids of rank-0 values held on the device as arrays of shape (1,)
+            self.constants = {}     # module-level name -> code (reduction identities)
+            self.kernels = []
+            self._scalars = itertools.count()  # names of host scalars copied to the device
+        else:
+            self.on_device, self.constants = parent.on_device, parent.constants
+            self.kernels, self._scalars = parent.kernels, parent._scalars
+            self.on_device.update(i.id for i in f.inputs if i.ndim == 0)
 
-    def source(self) -> tuple:
+    def child(self, f: Function, prog) -> "CudaEmitter":
+        return CudaEmitter(f, prog, self)
+
+    def output_refs(self) -> tuple:
+        lines, refs = [], []
+        for o in self.f.outputs:
+            ref = self.prog.ref(o)
+            if o.ndim == 0 and o.id not in self.on_device:
+                ref, line = self._to_device(o, ref)
+                lines.append(line)
+            refs.append(ref)
+        return lines, refs
+
+    def _to_device(self, n, ref: str) -> tuple:
+        """(name, line): the line copies the host scalar ``ref`` (the value of rank-0 ``n``) to a
+        new device array of that name."""
+        name = f"_s{next(self._scalars)}"
+        return name, f"{name} = _cu.full((), {ref}, {dtype_code(n.dtype)})  # the scalar on the device"
+
+    def lines(self) -> list:
         items = split_reductions(CudaScheduler(self.f.nodes, self.dims).run())
         stored = {m.id for what, g in items if what == "loop" for m in g.members if self._stored(m, g)}
         self.plan = BufferPlan(items, self.outputs, stored, self.dims)
@@ -86,7 +116,10 @@ class CudaEmitter(LoopEmitter):
             loop = LoopKernel(self, item, k)
             body.extend(loop.host)
             self.kernels.extend(loop.kernels)
-        return self._module(body), self.prog.consts
+        return body
+
+    def source(self) -> tuple:
+        return self._module(self.lines()), self.prog.consts
 
     def _read(self, i, group_dims, inner) -> str:
         if i.ndim == 0 and i.id in self.on_device and i.id not in inner:
@@ -100,22 +133,24 @@ class CudaEmitter(LoopEmitter):
             if n.inputs[0].id in self.on_device:
                 self.on_device.add(n.id)
             return lines + [f"{out} = {self.prog.ref(n.inputs[0])}"]
-        if n.multiple or any(isinstance(v, Function) for v in n.params.values()):
-            raise NotImplementedError(f"jit: primitive {n.prim!r} has no code for the cuda target")
+        if n.prim == "result":  # a multi-result node's results are device arrays, rank 0 too
+            if n.ndim == 0:
+                self.on_device.add(n.id)
+            return lines + prim.emit("cuda", n, out, self.prog.ref(n.inputs[0]))
         args = []
         for i in n.inputs:
             a = self.prog.ref(i)
             if i.ndim == 0 and i.id not in self.on_device and n.prim not in SHAPE_ONLY:
-                args.append(f"_s{self._scalars}")
-                lines.append(f"_s{self._scalars} = _cu.full((), {a}, {dtype_code(i.dtype)})  # the scalar on the device")
-                self._scalars += 1
-            else:
-                args.append(a)
+                a, line = self._to_device(i, a)
+                lines.append(line)
+            args.append(a)
+        if any(isinstance(v, Function) for v in n.params.values()):  # a scan: a host loop
+            return lines + _emit(self.prog, n, out, args, self)
         code = prim.emit("cuda", n, out, *args)
         if n.prim not in SHAPE_ONLY:
             if not any("_cu." in line for line in code):  # a primitive without a "cuda" branch gave cpu code
                 raise NotImplementedError(f"jit: primitive {n.prim!r} has no code for the cuda target")
-            if n.ndim == 0:
+            if not n.multiple and n.ndim == 0:
                 self.on_device.add(n.id)
         return lines + code
 

@@ -49,7 +49,7 @@ class LoopKernel:
 
     def __init__(self, em, group, k: int):
         self.em, self.group, self.k = em, group, k
-        self.name = f"_loop{k}"
+        self.name = f"_loop{em.prog.prefix}{k}"  # a loop body's kernels have its prefix
         self.dim_args = {}  # host size expression -> kernel parameter
         self.sizes = [d if d.isdigit() else self.dim_args.setdefault(d, f"_d{len(self.dim_args)}") for d in group.dims]
         self.reductions = [m for m in group.members if kind(m) == "reduction"]
@@ -120,7 +120,7 @@ class LoopKernel:
 
     # --- reductions: kept elements over blocks, chunks of the reduced ones over blocks' threads ----
     def _reduction_kernels(self) -> list:
-        em, names, k = self.em, self.em.prog.names, self.k
+        em, names, k = self.em, self.em.prog.names, f"{self.em.prog.prefix}{self.k}"  # names of host temporaries
         axes = self.reductions[0].params["axes"]
         kept = [a for a in range(len(self.sizes)) if a not in axes]
         host_kept = _product([self.group.dims[a] for a in kept])

@@ -24,6 +24,26 @@ def load_digits(test_fraction: float = 0.2, seed: int = 0, images: bool = True):
     return split(X, y, test_fraction, seed, stratify=True)
 
 
+def on_canvas(X, size: int, seed: int = 0) -> np.ndarray:
+    """Images (N, h, w, C) each placed at a random position (uniform, seeded) on a blank
+    ``size`` x ``size`` canvas: (N, size, size, C). The digits on a larger canvas make a
+    localization task: a network must find where the digit is.
+
+    >>> on_canvas(np.ones((1, 2, 2, 1)), 3, seed=0)[0, ..., 0].tolist()
+    [[0.0, 0.0, 0.0], [0.0, 1.0, 1.0], [0.0, 1.0, 1.0]]
+    """
+    X = np.asarray(X)
+    n, h, w = X.shape[:3]
+    if size < max(h, w):
+        raise ValueError(f"on_canvas: a canvas of {size}x{size} cannot hold images of {h}x{w}")
+    rng = np.random.default_rng(seed)
+    rows, cols = rng.integers(0, size - h + 1, size=n), rng.integers(0, size - w + 1, size=n)
+    out = np.zeros((n, size, size) + X.shape[3:], dtype=X.dtype)
+    for k in range(n):
+        out[k, rows[k]:rows[k] + h, cols[k]:cols[k] + w] = X[k]
+    return out
+
+
 def split(X, y, test_fraction: float = 0.2, seed: int = 0, stratify: bool = False):
     """Shuffle and split into train and test; ``stratify`` keeps each class's share in both."""
     rng = np.random.default_rng(seed)

@@ -19,8 +19,10 @@ def _layer_params(params: dict, name: str) -> dict:
 
 
 class Model:
-    """A model from a function ``forward(call, x)`` where ``call(layer, h)`` applies a layer
-    (declared in ``layers``) to a node: for models that are not a stack (skips, two heads).
+    """A model from a function ``forward(call, x)`` where ``call(layer, h, **kwargs)`` applies a
+    layer (declared in ``layers``) to a node, with keyword arguments for the layer if it takes
+    any (as Keras' ``decoder(x, initial_state=s)``): for models that are not a stack (skips, two
+    heads, an encoder and a decoder).
 
     >>> from adjit import nn
     >>> a, b = nn.Dense(4, activation="relu"), nn.Dense(2)
@@ -46,11 +48,11 @@ class Model:
         layer's parameters (arrays or specs). Returns them flat, and records output shapes."""
         params, self._shapes = {}, {}
 
-        def call(layer, h):
+        def call(layer, h, **kwargs):
             own = make_params(layer, self.layers.index(layer), h.shape[1:])
             params.update({f"{layer.name}/{k}": v for k, v in own.items()})
             out = layer({k: var(f"{layer.name}/{k}", v.shape, layer.dtype if hasattr(v, "initializer") else v.dtype.name)
-                         for k, v in own.items()}, h)
+                         for k, v in own.items()}, h, **kwargs)
             self._shapes[layer.name] = out.shape
             return out
         self._output_shape = self.forward(call, var("x", (None,) + self.input_shape, self.input_dtype)).shape
@@ -64,15 +66,25 @@ class Model:
         """``{"layer/param": shape}`` without drawing any numbers (AlexNet's are 250 MB)."""
         return {k: p.shape for k, p in self._build(lambda layer, k, shape: layer.param_specs(shape)).items()}
 
-    def __call__(self, params: dict, x, training: bool = False, key=None):
-        """The model's output node for input ``x`` (a node), with ``params`` (nodes or arrays)."""
-        def call(layer, h):
+    def __call__(self, params: dict, x, training: bool = False, key=None, capture: dict | None = None):
+        """The model's output node for input ``x`` (a node), with ``params`` (nodes or arrays).
+        A dict ``capture`` receives each layer's output node under the layer's name (the feature
+        maps of a CNN's conv layers, say)."""
+        def call(layer, h, **kwargs):
             k = None if key is None else key * 1000003 + self.layers.index(layer)
             own = _layer_params(params, layer.name)
             if not layer.trainable:  # frozen: no gradient flows into its parameters
                 own = {name: ops.stop_gradient(v) for name, v in own.items()}
-            return layer(own, h, training=training, key=k)
+            out = layer(own, h, training=training, key=k, **kwargs)
+            if capture is not None:
+                capture[layer.name] = out
+            return out
         return self.forward(call, x)
+
+    def layer_params(self, params: dict, layer) -> dict:
+        """The entries of ``params`` that belong to ``layer``, under the layer's own names
+        (``{"kernel": ..., "bias": ...}``): to apply one layer alone, as ``layer(own, h)``."""
+        return _layer_params(params, layer.name)
 
     def is_trainable(self, key: str) -> bool:
         """Whether parameter ``key`` (``"layer/param"``) is trained: its layer's ``trainable``."""

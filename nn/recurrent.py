@@ -33,10 +33,7 @@ def lstm_cell(params: dict, carry, x):
     """Hochreiter & Schmidhuber's LSTM with a forget gate: gates i, f, g, o from
     ``x_t W + h_{t-1} U + b``; ``c_t = f*c_{t-1} + i*g``; ``h_t = o*tanh(c_t)``."""
     h, c = carry
-    units = h.shape[-1]
-    i, f, g, o = _gates(x @ params["kernel"] + h @ params["recurrent_kernel"] + params["bias"], 4, units)
-    c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
-    return ops.sigmoid(o) * ops.tanh(c), c
+    return ops.lstm_cell(x @ params["kernel"] + h @ params["recurrent_kernel"] + params["bias"], c)
 
 
 def gru_cell(params: dict, h, x, reset_after: bool = False):
@@ -94,11 +91,20 @@ class _Recurrent(Layer):
 
     def __call__(self, params, x, training=False, key=None):
         xs = ops.transpose(x, (1, 0, 2))  # time-major for the scan
-        _, hs = ops.scan(lambda carry, x_t: self.step(params, carry, x_t), self.initial_carry(x), xs)
-        return ops.transpose(hs, (1, 0, 2)) if self.return_sequences else hs[-1]
+        if self.return_sequences:
+            _, hs = ops.scan(lambda carry, x_t: self.step(params, carry, x_t), self.initial_carry(x), xs)
+            return ops.transpose(hs, (1, 0, 2))
+        # the last state is read from the final carry: no stack of every state is kept, and the
+        # gradient enters as the final carry's cotangent (not as a stack of zeros with one row set)
+        carry, _ = ops.scan(lambda carry, x_t: (self.step(params, carry, x_t)[0], None), self.initial_carry(x), xs)
+        return self.last_state(carry)
 
     def initial_carry(self, x):
         return self.initial_state(x)
+
+    def last_state(self, carry):
+        """The output h in a carry."""
+        return carry
 
 
 class SimpleRNN(_Recurrent):
@@ -125,6 +131,9 @@ class LSTM(_Recurrent):
 
     def initial_carry(self, x):
         return (self.initial_state(x), self.initial_state(x))
+
+    def last_state(self, carry):
+        return carry[0]
 
     def step(self, params, carry, x):
         h, c = lstm_cell(params, carry, x)

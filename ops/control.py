@@ -105,7 +105,9 @@ def _typed(node: Node) -> str:
 
 def _store(target: str, stack: str, t: str, y: str, ndim: int) -> list:
     """``stack[t] = y``; compiled, element by element (numba takes seconds to compile the first
-    array assignment of a process)."""
+    array assignment of a process); on ``cuda``, by a copy kernel."""
+    if target == "cuda":
+        return [f"_cu.store({stack}, {t}, {y})"]
     if target == "numpy" or ndim == 0:
         return [f"{stack}[{t}] = {y}"]
     index = [f"i{k}" for k in range(ndim)]
@@ -117,11 +119,17 @@ def _shape_dims(ref: str, node: Node) -> tuple:
     return tuple(str(d) if d is not None else f"{ref}.shape[{k}]" for k, d in enumerate(node.shape))
 
 
+def _empty(target: str, shape: str, dtype: str) -> str:
+    return f"cuda.device_array({shape}, dtype={dtype})" if target == "cuda" else f"np.empty({shape}, dtype={dtype})"
+
+
 def _scan_emit(target, n, out, *args, nested):
     """A real loop: carries are local variables, each step reads the xs at index ``t`` and writes
     the ys into stacks allocated before the loop; the body's code comes from the compiler
     (``nested.inline``) with names prefixed by this node's, so the generated source does not
-    depend on the length. Final carries are copied: results never alias an operand."""
+    depend on the length. Final carries are copied: results never alias an operand. On ``cuda``
+    the loop runs on the host and launches the body's kernels; every value it passes is a device
+    array (rank 0: shape (1,), so the slice of a rank-1 xs is ``x[t:t + 1]``)."""
     p = n.params
     body, nc, nk = p["body"], p["num_carry"], p["num_consts"]
     init, consts, xs = args[:nc], args[nc:nc + nk], args[nc + nk:]
@@ -133,27 +141,31 @@ def _scan_emit(target, n, out, *args, nested):
     for x, node in zip(xs[1:], x_nodes[1:]):
         if node.shape[0] is None or x_nodes[0].shape[0] is None:
             lines += [f"if {x}.shape[0] != {count}:", '    raise ValueError("scan: xs have different leading lengths")']
-    typed = [_typed(i) for i in n.inputs[:nc]]  # a rank-0 carry is a numpy scalar of its dtype
+    # a rank-0 carry is a numpy scalar of its dtype (on cuda a device array, which needs no cast)
+    typed = ["{}" if target == "cuda" else _typed(i) for i in n.inputs[:nc]]
     lines += [f"{c} = {cast.format(a)}  # carry" for c, a, cast in zip(carries, init, typed)]
     dims = [_shape_dims(a, i) for a, i in zip(args[:nc + nk], n.inputs)]
     dims += [_shape_dims(x, i)[1:] for x, i in zip(xs, x_nodes)]
     code, outs, out_dims = nested.inline(body, carries + list(consts) + slices, dims, f"{out}_")
-    steps = [f"{s} = {x}[{t}]" for s, x in zip(slices, xs)] + code
+    steps = [f"{s} = {x}[{t}:{t} + 1]" if target == "cuda" and node.ndim == 1 else f"{s} = {x}[{t}]"
+             for s, x, node in zip(slices, xs, x_nodes)] + code
     ys = []
     for j, (y, node, d) in enumerate(zip(outs[nc:], body.outputs[nc:], out_dims[nc:])):
         stack, dtype = f"{out}_y{j}", np_dtype(node.dtype)
         if d is not None:
-            lines.append(f"{stack} = np.empty(({', '.join((count, *d))}{',' * (not d)}), dtype={dtype})")
+            shape = f"({', '.join((count, *d))}{',' * (not d)})"
+            lines.append(f"{stack} = {_empty(target, shape, dtype)}")
         else:  # a size known only inside the loop: allocate at the first step
-            lines.append(f"{stack} = np.empty({(0,) * (node.ndim + 1)}, dtype={dtype})")
+            lines.append(f"{stack} = {_empty(target, str((0,) * (node.ndim + 1)), dtype)}")
             steps += [f"if {t} == {f'{count} - 1' if p['reverse'] else 0}:",
-                      f"    {stack} = np.empty(({count},) + {y}.shape, dtype={dtype})"]
+                      f"    {stack} = {_empty(target, f'({count},) + {y}.shape', dtype)}"]
         steps += _store(target, stack, t, y, node.ndim)
         ys.append(stack)
     if nc:
         steps.append(f"{', '.join(carries)} = {', '.join(cast.format(o) for o, cast in zip(outs, typed))}")
     header = f"for {t} in range({count} - 1, -1, -1):" if p["reverse"] else f"for {t} in range({count}):"
-    finals = [f"{c}.copy()" if i.ndim else c for c, i in zip(carries, n.inputs)]
+    finals = [f"_cu.copy({c})" if target == "cuda" else f"{c}.copy()" if i.ndim else c
+              for c, i in zip(carries, n.inputs)]
     items = finals + ys
     return lines + [header] + ["    " + s for s in steps] + [f"{out} = ({', '.join(items)}{',' * (len(items) == 1)})"]
 

@@ -89,6 +89,19 @@ def _copy(dst, dst_offset, dst_strides, src, src_offset, src_strides, shape):
         K.strided_copy[launch(size)](flat(dst), dst_offset, dst_strides, flat(src), src_offset, src_strides, shape, size)
 
 
+def copy(a):
+    """A new device array holding ``a``'s values."""
+    out = _alloc(a.shape, a.dtype)
+    _copy(out, 0, _c_strides(a.shape), a, 0, _c_strides(a.shape), a.shape)
+    return out
+
+
+def store(stack, t: int, y):
+    """``stack[t] = y``: one step's result into a scan's stack (a rank-0 ``y``: shape (1,))."""
+    row = math.prod(stack.shape[1:])
+    _copy(stack, t * row, (1,), y, 0, (1,), (row,))
+
+
 # --- shapes ---------------------------------------------------------------------------------------
 def reshape(a, shape):
     """A view of ``a`` with ``shape`` (one -1 allowed; rank 0 is (1,))."""
@@ -241,6 +254,23 @@ def matmul(a, b):
     K.matmul[grid, (tile, tile)](a3, b3, out.reshape((-1, m, n)), batch or (1,),
                                  _batch_steps(sa[:-2], batch) or (0,), _batch_steps(sb[:-2], batch) or (0,))
     return out
+
+
+# --- the fused LSTM cell --------------------------------------------------------------------------------
+def lstm_cell(z, c):
+    """(h, c') of the LSTM cell for z (N, 4H) and c (N, H)."""
+    h, c_new = _alloc(c.shape, c.dtype), _alloc(c.shape, c.dtype)
+    if c.size:
+        K.lstm_cell[launch(c.size)](z, c, h, c_new)
+    return h, c_new
+
+
+def lstm_cell_grad(z, c, h_bar, c_bar):
+    """(z_bar, c_bar_prev): the VJP of ``lstm_cell``."""
+    z_bar, c_prev = _alloc(z.shape, z.dtype), _alloc(c.shape, c.dtype)
+    if c.size:
+        K.lstm_cell_grad[launch(c.size)](z, c, h_bar, c_bar, z_bar, c_prev)
+    return z_bar, c_prev
 
 
 # --- convolution and pooling (NHWC) ------------------------------------------------------------------

@@ -14,6 +14,8 @@ counted by pools). The bottom and right padding only set the output size, read f
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import cuda
 
@@ -182,6 +184,44 @@ def matmul(a, b, out, batch, a_steps, b_steps):
             cuda.syncthreads()
         if row < m and col < n:
             out[z, row, col] = acc
+
+
+# --- the fused LSTM cell (gates i, f, g, o along z's columns; see lstm_kernels.py) ------------------
+@cuda.jit(device=True, inline=True)
+def _sigmoid(x, one):
+    return one / (one + math.exp(-x))
+
+
+@cuda.jit(cache=True)
+def lstm_cell(z, c, h, c_new):
+    """``c_new = f*c + i*g``, ``h = o*tanh(c_new)`` for z (N, 4H) and c, h, c_new (N, H); one
+    thread per element of c."""
+    n, units = c.shape
+    one = c.dtype.type(1)  # float32 code stays float32
+    for e in range(cuda.grid(1), n * units, cuda.gridsize(1)):
+        r, j = e // units, e % units
+        cn = _sigmoid(z[r, units + j], one) * c[r, j] + _sigmoid(z[r, j], one) * math.tanh(z[r, 2 * units + j])
+        c_new[r, j] = cn
+        h[r, j] = _sigmoid(z[r, 3 * units + j], one) * math.tanh(cn)
+
+
+@cuda.jit(cache=True)
+def lstm_cell_grad(z, c, h_bar, c_bar, z_bar, c_prev):
+    """The VJP of ``lstm_cell``: z_bar (N, 4H) and c_prev (N, H) from the cotangents of h and c',
+    the gates recomputed from z and c; one thread per element of c."""
+    n, units = c.shape
+    one = c.dtype.type(1)
+    for e in range(cuda.grid(1), n * units, cuda.gridsize(1)):
+        r, j = e // units, e % units
+        i, f = _sigmoid(z[r, j], one), _sigmoid(z[r, units + j], one)
+        g, o = math.tanh(z[r, 2 * units + j]), _sigmoid(z[r, 3 * units + j], one)
+        t = math.tanh(f * c[r, j] + i * g)
+        d = c_bar[r, j] + h_bar[r, j] * o * (one - t * t)
+        z_bar[r, j] = d * g * i * (one - i)
+        z_bar[r, units + j] = d * c[r, j] * f * (one - f)
+        z_bar[r, 2 * units + j] = d * i * (one - g * g)
+        z_bar[r, 3 * units + j] = h_bar[r, j] * t * o * (one - o)
+        c_prev[r, j] = d * f
 
 
 # --- convolution (NHWC, cross-correlation) ---------------------------------------------------------

@@ -12,6 +12,7 @@ from .conv_kernels import (avgpool2d_bwd, avgpool2d_fwd, avgpool2d_grad_np, avgp
                            conv2d_bwd_input, conv2d_bwd_weight, conv2d_fwd, conv2d_input_grad_np, conv2d_np,
                            conv2d_weight_grad_np, maxpool2d_bwd, maxpool2d_fwd, maxpool2d_gather,
                            maxpool2d_gather_np, maxpool2d_grad_np, maxpool2d_np)
+from .lstm_kernels import lstm_cell_bwd, lstm_cell_fwd, lstm_cell_grad_np, lstm_cell_np  # noqa: F401
 
 
 def argmax_mask(x, axes):
@@ -82,6 +83,22 @@ def dot(a, b):
     """``np.dot`` behind a cached kernel: typing np.dot costs numba ~0.6 s per signature, in
     every generated function that uses it; a call to this costs ~0.1 s once it is cached."""
     return np.dot(a, b)
+
+
+@numba.njit(cache=True)
+def transpose(x, perm):
+    """``np.transpose(x, perm)`` (a view) behind a cached kernel, for the same reason as ``dot``:
+    numba takes about 4 s to compile a transpose with axes, in every generated function that
+    holds one; a call to this costs ~0.1 s once it is cached."""
+    return np.transpose(x, perm)
+
+
+@numba.njit(cache=True)
+def assign(dst, src):
+    """``dst[...] = src`` (``dst`` a view into a larger array, ``src`` of its shape) behind a
+    cached kernel: an array assignment costs numba about 4 s to compile, in every generated
+    function that holds one."""
+    dst[...] = src
 
 
 @numba.njit(cache=True)

@@ -38,6 +38,11 @@ def _matmul_jvp(primals, tangents, ans):
 
 def _matmul_vjp(ct, primals, ans):
     x, y = primals
+    if y.ndim == 2 and x.ndim > 2 and sum(d is None for d in x.shape) <= 1 and None not in y.shape:
+        # a stack of matrices times one matrix (a readout applied at every step): y's cotangent
+        # is one GEMM over the stacked rows, not a batch of products summed afterwards
+        rows = [bind("reshape", a, shape=(-1, a.shape[-1])) for a in (x, ct)]
+        return [bind("matmul", ct, swap_last(y)), bind("matmul", swap_last(rows[0]), rows[1])]
     return [unbroadcast(bind("matmul", ct, swap_last(y)), x), unbroadcast(bind("matmul", swap_last(x), ct), y)]
 
 

@@ -9,7 +9,8 @@ body's VJP graph in two (partial evaluation, as JAX does): nodes that depend on 
 the reverse loop; the values of the forward computation they read (residuals) are
   - recomputed nowhere and saved per step, when they vary along the loop: the forward scan emits
     them as extra ys (the carries a step starts from, tanh outputs, masks...), except slices of the
-    xs, which the reverse loop reads from the xs themselves;
+    xs, which the reverse loop reads from the xs themselves, and transposes and reshapes of
+    per-step values (views), which the reverse loop makes from the value it saves;
   - computed once outside the loop, when they depend on the consts only (``W.T``);
   - left as they are, when constant.
 So memory is O(length x residuals) and no step of the forward is run twice. The forward scan that
@@ -26,6 +27,9 @@ from ..engine.autodiff import jvp_nodes, vjp_nodes
 from ..engine.function import Function, inline, toposort
 from ..engine.ir import var
 from ..engine.primitive import bind, rebind
+
+
+VIEWS = ("transpose", "reshape", "expand_dims", "squeeze")  # free on cpu, a copy kernel on cuda
 
 
 def results(node) -> tuple:
@@ -112,6 +116,10 @@ def scan_vjp(cts, primals, ans, body, num_carry, num_consts, length, reverse):
             ct_side.add(n.id)
         if any(i.id in varying for i in n.inputs):
             varying.add(n.id)
+    # a transpose or reshape of a per-step value (the x_t.T and h.T of a matmul's VJP) is a
+    # view: the reverse loop makes it from its input, which the forward loop saves in its own
+    # layout (or which is read from the xs) instead of writing the view's elements in its order
+    ct_side |= {n.id for n in order if n.prim in VIEWS and n.id in varying}
     residuals = []  # the forward values the cotangent side reads, each once
     for r in [i for n in order if n.id in ct_side for i in n.inputs] + [g for g in grads if g is not None]:
         if r.id not in ct_side and r.prim != "const" and all(r is not q for q in residuals):

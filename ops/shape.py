@@ -74,7 +74,8 @@ Primitive("transpose", _transpose_rule, lambda x, perm: np.transpose(x, perm),
           dims=lambda n, d: tuple(d[0][k] for k in n.params["perm"]),
           emit=lambda target, n, out, a: [f"{out} = _cu.transpose({a}, {n.params['perm']})" if target == "cuda" else
                                           f"{out} = {a}.T" if n.params["perm"] == (1, 0) else
-                                          f"{out} = np.transpose({a}, {n.params['perm']})"])
+                                          f"{out} = np.transpose({a}, {n.params['perm']})" if target == "numpy" else
+                                          f"{out} = _k.transpose({a}, {n.params['perm']})"])
 
 
 # --- broadcast_to (static target shape) ----------------------------------------------------------
@@ -234,7 +235,10 @@ def _getitem_emit(target, n, out, a):
 def _getitem_grad_emit(target, n, out, ct, like):
     if target == "cuda":
         return [f"{out} = _cu.getitem_grad({ct}, {like}, {n.params['index']!r})"]
-    return [f"{out} = np.zeros_like({like})", f"{out}[{index_code(n.params['index'])}] = {ct}"]
+    index = index_code(n.params["index"])
+    if target == "numpy" or n.inputs[0].ndim == 0:  # a scalar element: a cheap assignment
+        return [f"{out} = np.zeros_like({like})", f"{out}[{index}] = {ct}"]
+    return [f"{out} = np.zeros_like({like})", f"_k.assign({out}[{index}], {ct})"]
 
 
 Primitive("getitem", _getitem_rule, _getitem_impl,

@@ -329,6 +329,34 @@ def training_step_stays_on_the_device():
     assert 0 < memory["peak_temporary_bytes"] < memory["sum_of_intermediates_bytes"], memory
 
 
+# --- an LSTM: the fused cell in a scan, a host loop launching the body's kernels --------------------
+@check("lstm")
+def lstm_loss_and_gradients():
+    """nn.LSTM (3 units) over 4 steps and a linear readout of the last state, float32: the loss
+    and the gradient of every parameter equal the reference interpreter's; the forward loop calls
+    the fused cell kernel, the reverse loop its backward."""
+    from adjit import nn
+    layer = nn.LSTM(3, dtype="float32")
+    rng = np.random.default_rng(5)
+    params = {k: v + rng.normal(scale=0.3, size=v.shape).astype(np.float32) for k, v in layer.init(0, (4, 2)).items()}
+    readout = rng.normal(size=(3, 1)).astype(np.float32)
+    x, y = rng.normal(size=(2, 4, 2)).astype(np.float32), rng.normal(size=(2, 1)).astype(np.float32)
+
+    def loss(kernel, recurrent, bias, readout, x, y):
+        h = layer({"kernel": kernel, "recurrent_kernel": recurrent, "bias": bias}, x)
+        return ops.mean((h @ readout - y) ** 2)
+    args = [params["kernel"], params["recurrent_kernel"], params["bias"], readout, x, y]
+    step = engine.value_and_grad(engine.trace(loss, *args), wrt=[0, 1, 2, 3])
+    compiled = compiler.jit(step, "cuda")
+    for call in ("_cu.lstm_cell(", "_cu.lstm_cell_grad(", "range("):
+        assert call in compiled.source, f"no {call} in the generated code"
+    got, want = compiled(*args), step(*args)
+    _close(got[0], want[0], 1e-5, "loss")
+    for k, (a, b) in enumerate(zip(got[1:], want[1:])):
+        assert isinstance(a, device.array_type()), f"gradient {k}: {type(a).__name__}"
+        _close(a.copy_to_host(), b, 1e-5, f"gradient {k}")
+
+
 def main(suites) -> dict:
     warnings.simplefilter("ignore")  # the simulator's numpy scalars warn where a GPU is silent
     from optable import TABLE  # noqa: F401  (the table's rows join the "optable" suite)

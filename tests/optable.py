@@ -198,6 +198,38 @@ def _prim(name):
     return build
 
 
+def _lstm_gates(z):
+    i, f, g, o = np.split(z, 4, axis=-1)
+    return _sigmoid(i), _sigmoid(f), np.tanh(g), _sigmoid(o)
+
+
+def _lstm_ref(z, c, which="both"):
+    """The LSTM cell written out: h and c' side by side (or h alone)."""
+    i, f, g, o = _lstm_gates(z)
+    c_new = f * c + i * g
+    h = o * np.tanh(c_new)
+    return h if which == "h" else np.concatenate([h, c_new], axis=-1)
+
+
+def _lstm_grad_ref(z, c, h_bar, c_bar):
+    """The cell's VJP written out by the chain rule: z_bar and c_bar_prev side by side."""
+    i, f, g, o = _lstm_gates(z)
+    t = np.tanh(f * c + i * g)
+    d = c_bar + h_bar * o * (1 - t ** 2)
+    return np.concatenate([d * g * i * (1 - i), d * c * f * (1 - f), d * i * (1 - g ** 2), h_bar * t * o * (1 - o),
+                           d * f], axis=-1)
+
+
+def _lstm(z, c, which="both"):
+    h, c_new = ops.lstm_cell(z, c)
+    return h if which == "h" else ops.concatenate([h, c_new], axis=-1)
+
+
+def _lstm_grad(*xs):
+    node = bind("lstm_cell_grad", *xs)
+    return ops.concatenate([bind("result", node, index=k) for k in range(2)], axis=-1)
+
+
 _CONV_1 = dict(strides=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1))
 _CONV_2 = dict(strides=(2, 1), padding=((1, 0), (2, 1)), dilation=(1, 2))
 _POOL_1 = dict(pool=(2, 2), strides=(2, 2), padding=((0, 0), (0, 0)))
@@ -316,6 +348,12 @@ TABLE = [
     # --- control flow: scan (and result, which reads its results) -------------------------------
     OpInfo("scan", _scan, _scan_ref, [S((3,), (4, 3)), S((), (5,), reverse=True), S((2, 3), (3, 2, 3))],
            checks=ALL[:4] + ("grad2",)),
+    # --- the fused LSTM cell: kernels and derivatives against the formula written out ----------
+    OpInfo("lstm_cell", _lstm, _lstm_ref, [S((8,), (2,)), S((3, 8), (3, 2), which="h"), S((2, 12), (2, 3))],
+           checks=ALL[:4] + ("grad2",)),
+    # its VJP; the cpu and cuda kernels run in the row above (its VJP), its derivatives are ops'
+    OpInfo("lstm_cell_grad", _lstm_grad, _lstm_grad_ref, [S((2, 4), (2, 1), (2, 1), (2, 1))],
+           checks=ALL[:4] + ("grad2",), targets=NUMPY_ONLY),
     # --- convolution and pooling (NHWC); the gradient primitives with their params spelled out ---
     OpInfo("conv2d", ops.conv2d, naive.conv2d,
            [S((1, 4, 4, 1), (2, 2, 1, 2)), S((2, 5, 5, 2), (3, 3, 2, 3), stride=2), S((1, 5, 6, 2), (3, 4, 2, 2)),

@@ -95,3 +95,14 @@ def jit():
 
 def random_like(rng, shape, dtype="float64") -> np.ndarray:
     return np.asarray(rng.normal(size=shape), dtype=dtype)
+
+
+def load_example(name: str):
+    """The script ``examples/<name>.py`` as a module (its ``main(argv)`` runs it in this process)."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parent.parent / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"adjit_example_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -18,9 +18,9 @@ import pytest
 from optable import TABLE
 
 HERE = Path(__file__).parent
-GROUPS = (("optable", "entry"), ("kernels", "mlp"))  # two processes, run side by side
+GROUPS = (("optable", "entry"), ("kernels", "mlp", "lstm"))  # two processes, run side by side
 # Rows the cuda target cannot run yet, with the reason (strict xfails: each must go when it passes).
-PENDING = {"scan": "scan has no cuda code yet (a host loop launching the body's kernels)"}
+PENDING = {}
 
 
 def _simulator_env() -> dict:
@@ -59,13 +59,14 @@ def test_op_table_row_on_cuda(name, results):
     assert results[f"optable:{name}"] is None, results[f"optable:{name}"]
 
 
-@pytest.mark.parametrize("suite,count", [("kernels", 8), ("entry", 6), ("mlp", 1)])
+@pytest.mark.parametrize("suite,count", [("kernels", 8), ("entry", 6), ("mlp", 1), ("lstm", 1)])
 def test_simulator_suite(suite, count, results):
     """kernels: each cuda kernel against a naive numpy reference (convolution and its two
     adjoints, max and average pooling with ties, NaN, padding and overlapping windows, tiled
     matmul, reductions split in chunks); entry: device arrays in without a copy, host arrays
     copied, one-line errors, rank-0 results on the host, names that shadow generated ones;
-    mlp: a float32 training step over two calls, the second fed the device arrays of the first."""
+    mlp: a float32 training step over two calls, the second fed the device arrays of the first;
+    lstm: an LSTM's loss and gradients, its scans as host loops launching the fused cell kernels."""
     ran = {k: v for k, v in results.items() if k.startswith(f"{suite}:")}
     assert len(ran) == count, f"{suite}: {sorted(ran)}"
     failed = {k: v for k, v in ran.items() if v is not None}

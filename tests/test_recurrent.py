@@ -60,6 +60,39 @@ def test_layers_match_numpy_transcriptions(name):
     np.testing.assert_allclose(compiler.jit(f, "numpy")(*p.values(), x), want, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_many_to_one_is_the_last_state_of_many_to_many(name):
+    """Without ``return_sequences`` the output is the final carry's state (no stack of states is
+    kept): the same value and the same gradients as the last row of the sequence output."""
+    seq = LAYERS[name]()
+    last = copy.copy(seq)
+    last.return_sequences = False
+    p = {k: v.astype(np.float64) + 0.1 for k, v in seq.init(0, (6, 3)).items()}
+    x = np.random.default_rng(2).normal(size=(2, 6, 3))
+    w = np.random.default_rng(3).normal(size=5)
+    fns = [engine.trace(lambda k, r, b, x: ops.sum(ops.tanh(h({"kernel": k, "recurrent_kernel": r, "bias": b}, x)) * w),
+                        *p.values(), x) for h in (last, lambda q, x: seq(q, x)[:, -1])]
+    assert not any(n.prim == "getitem" and n.inputs[0].prim == "result" for n in fns[0].nodes)
+    got, want = (engine.value_and_grad(f)(*p.values(), x) for f in fns)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_an_lstm_step_is_one_fused_cell_forward_and_one_backward():
+    """The optimized gradient graph of an LSTM layer: one forward loop whose body calls the fused
+    cell, one reverse loop calling its backward; no gate slices, their adjoints or sigmoids left."""
+    from adjit.compiler import passes
+    from support import all_nodes
+    layer = R.LSTM(4)
+    p = layer.init(0, (5, 3))
+    f = engine.trace(lambda k, r, b, x: ops.sum(layer({"kernel": k, "recurrent_kernel": r, "bias": b}, x) ** 2),
+                     *p.values(), np.zeros((2, 5, 3), np.float32))
+    g = passes.optimize(engine.value_and_grad(f, wrt=[0, 1, 2]))
+    prims = [n.prim for n in all_nodes(g)]
+    assert prims.count("scan") == 2 and prims.count("lstm_cell") == 1 and prims.count("lstm_cell_grad") == 1
+    assert not {"getitem_grad", "concatenate", "sigmoid"} & set(prims), sorted(set(prims))
+
+
 def test_layer_shapes_counts_and_the_forget_bias():
     model = nn.Sequential([nn.LSTM(8, return_sequences=True), nn.GRU(4), nn.Dense(2)], input_shape=(None, 3))
     assert model.output_shape() == (None, 2)
