@@ -7,6 +7,12 @@ Localization") needs a network that ends in global average pooling and one dense
 The CAM is that sum map, upsampled (bilinear) to the input's size: where it is large, the
 image pushed the score of class c up.
 
+Where a digit is can only be asked when it does not fill the image: on the bare 8x8 digits the
+CAM of a trained network peaks on the digit no more often than a random pixel would (the holes
+and the sides of the strokes win as often). ``train_digits`` places each digit at a random
+position on a larger blank canvas (``nn.data.on_canvas``), the localization task of the CAM
+paper in small.
+
 Everything runs compiled: the feature maps are outputs of one forward pass (the model's
 ``capture`` of layer outputs), the CAMs numpy on top of them. The PNGs need matplotlib.
 """

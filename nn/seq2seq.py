@@ -247,14 +247,14 @@ class Seq2Seq:
                             self.codec.encode(targets, self.target_len, start=True)], axis=1)
         return x, self.codec.encode(targets, self.target_len, end=True)
 
-    def fit(self, train_pairs, validation_pairs=None, epochs: int = 10, batch_size: int = 64,
-            learning_rate: float = 5e-3, seed: int = 0, verbose=None) -> tuple:
-        """Teacher-forced training (``nn.fit``, Adam); returns
-        ``(params, history)``, with the teacher-forced ``sequence_accuracy`` per epoch."""
-        validation = None if validation_pairs is None else self.arrays(validation_pairs)
+    def fit(self, train_pairs, epochs: int = 10, batch_size: int = 64, learning_rate: float = 5e-3, seed: int = 0,
+            verbose=None) -> tuple:
+        """Teacher-forced training (``nn.fit``, Adam) from the model's seeded initial parameters;
+        returns ``(params, history)``, with the teacher-forced ``sequence_accuracy`` of the
+        training batches per epoch."""
         return fit(self.model, self.model.init(seed), self.arrays(train_pairs), sequence_cross_entropy,
-                   Adam(learning_rate), epochs=epochs, batch_size=batch_size, validation=validation,
-                   seed=seed, metrics=[sequence_accuracy], verbose=verbose)
+                   Adam(learning_rate), epochs=epochs, batch_size=batch_size, seed=seed,
+                   metrics=[sequence_accuracy], verbose=verbose)
 
     def _compile(self, params: dict) -> None:
         """The encoder ``(params, source ids) -> state`` and the one-step decoder ``(params,

@@ -15,6 +15,17 @@ from adjit.nn import seq2seq as S
 from support import load_example
 
 
+def _random_params(layer, features, seed=0):
+    return {k: v.astype(np.float64) for k, v in layer.init(seed, (None, features)).items()}
+
+
+def _run(layer_fn, *arrays):
+    """``layer_fn(*nodes)`` evaluated on ``arrays`` by the reference interpreter."""
+    nodes = [var(f"a{k}", a.shape, a.dtype.name) for k, a in enumerate(arrays)]
+    out = layer_fn(*nodes)
+    return Function(nodes, list(out) if isinstance(out, tuple) else out)(*arrays)
+
+
 def test_digit_task_gives_distinct_sources_and_their_answers():
     pairs = S.digit_task("reverse", n=500, min_len=2, max_len=4, seed=3)
     sources = [s for s, _ in pairs]
@@ -38,20 +49,23 @@ def test_codec_pads_marks_and_decodes():
         codec.encode(["12345"], 5, end=True)
 
 
+def test_the_loss_and_the_accuracy_leave_padding_out():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(2, 3, 5))
+    targets = np.array([[3, 4, S.EOS], [4, S.EOS, S.PAD]])
+    log_p = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+    picked = [log_p[0, 0, 3], log_p[0, 1, 4], log_p[0, 2, S.EOS], log_p[1, 0, 4], log_p[1, 1, S.EOS]]
+    got = _run(S.sequence_cross_entropy, logits, targets)
+    np.testing.assert_allclose(got, -np.mean(picked), rtol=1e-12)
+    right = np.eye(5)[[[3, 4, S.EOS], [4, S.EOS, 0]]]                    # the padded position is wrong
+    assert S.sequence_accuracy(right, targets) == 1.0
+    right[1, 0] = np.eye(5)[3]
+    assert S.sequence_accuracy(right, targets) == 0.5
+
+
 def test_docstring_examples_run():
     result = doctest.testmod(S)
     assert result.attempted > 0 and result.failed == 0
-
-
-def _random_params(layer, features, seed=0):
-    return {k: v.astype(np.float64) for k, v in layer.init(seed, (None, features)).items()}
-
-
-def _run(layer_fn, *arrays):
-    """``layer_fn(*nodes)`` evaluated on ``arrays`` by the reference interpreter."""
-    nodes = [var(f"a{k}", a.shape, a.dtype.name) for k, a in enumerate(arrays)]
-    out = layer_fn(*nodes)
-    return Function(nodes, list(out) if isinstance(out, tuple) else out)(*arrays)
 
 
 def test_the_encoder_ignores_padding_and_the_decoder_starts_from_its_state():
@@ -74,6 +88,8 @@ def test_the_encoder_ignores_padding_and_the_decoder_starts_from_its_state():
     for t in range(4):
         h_t, s = _run(lambda s0, y_t: dec.step(p_dec, s0, y_t), s, y[:, t])
         np.testing.assert_allclose(hs[:, t], h_t, rtol=1e-12)
+    with pytest.raises(ValueError, match="needs an initial_state"):
+        _run(lambda a: dec(p_dec, a), y)
 
 
 def _markov_step(table):
