@@ -28,6 +28,7 @@ from . import data
 from .layers import Conv2D, Dense, GlobalAvgPool2D, MaxPool2D
 from .model import Sequential
 from .optim import Adam
+from .plotting import pyplot
 from .train import fit
 
 
@@ -128,13 +129,6 @@ def max_on_ink(cams, images) -> tuple:
     return float(ink[np.arange(len(ink)), peaks].mean()), float(ink.mean())
 
 
-def _plt():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
 def _mosaic(maps, cols: int) -> np.ndarray:
     """(h, w, C) maps tiled row by row into one image, one blank (NaN) pixel between them."""
     h, w, count = maps.shape
@@ -149,7 +143,7 @@ def _mosaic(maps, cols: int) -> np.ndarray:
 def plot_feature_maps(image, layers: dict, path, title: str = "") -> Path:
     """A PNG: the input ``image`` (H, W, 1), then for each ``{name: maps (h, w, C)}`` its maps
     tiled in a grid (bright = strongly activated; one colour scale per layer)."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 1 + len(layers), figsize=(3.2 * (1 + len(layers)), 3.6),
                              gridspec_kw={"width_ratios": [1] + [1.6] * len(layers)})
     axes[0].imshow(np.asarray(image)[..., 0], cmap="gray_r", interpolation="nearest")
@@ -172,7 +166,7 @@ def plot_cams(images, cams, titles, path, cols: int = 5, shared: bool = False) -
     on its own scale from its minimum (blue) to its maximum (red: what drove the score most),
     or with ``shared``, all on one scale centred at 0 (red: evidence for the class, blue:
     against), to compare the maps of different classes."""
-    plt = _plt()
+    plt = pyplot()
     cams = np.asarray(cams)
     bound = float(np.abs(cams).max()) or 1.0
     rows = -(-len(images) // cols)

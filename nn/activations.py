@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import ops
+from .names import lookup
 
 
 def linear(x):
@@ -22,11 +23,4 @@ ACTIVATIONS = {"relu": ops.relu, "tanh": ops.tanh, "sigmoid": ops.sigmoid, "soft
 
 def get(name_or_fn):
     """An activation by name (None means linear) or the callable itself."""
-    if name_or_fn is None:
-        return linear
-    if callable(name_or_fn):
-        return name_or_fn
-    try:
-        return ACTIVATIONS[name_or_fn]
-    except KeyError:
-        raise ValueError(f"unknown activation {name_or_fn!r}; choose one of {', '.join(ACTIVATIONS)}") from None
+    return linear if name_or_fn is None else lookup(ACTIVATIONS, "activation", name_or_fn)

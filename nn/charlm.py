@@ -28,6 +28,7 @@ from ..engine import Function, var
 from .layers import Dense, Embedding
 from .model import Sequential
 from .optim import Adam
+from .plotting import pyplot
 from .recurrent import LSTM, lstm_cell
 from .train import train_step
 
@@ -234,9 +235,7 @@ class CharLM:
 def plot_bpc(history: dict, unigram_bits: float, path) -> Path:
     """A PNG of the training and validation bits per character against the characters trained
     on, with the unigram entropy as a dashed line."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(history["chars"], history["train_bpc"], marker="o", label="training")
     ax.plot(history["chars"], history["val_bpc"], marker="o", label="validation")

@@ -5,6 +5,8 @@ import csv
 import json
 from pathlib import Path
 
+from .plotting import pyplot
+
 
 class History:
     """``history["loss"]`` is the list of per-epoch values (as Keras' ``History.history``)."""
@@ -48,12 +50,7 @@ class History:
 
     def plot(self, path, keys=None) -> Path:
         """A PNG of the loss curves (training and validation, or ``keys``) against the epoch."""
-        try:
-            import matplotlib
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError:
-            raise ImportError("History.plot needs matplotlib: pip install 'adjit[examples]'") from None
+        plt = pyplot()
         keys = keys or [k for k in self.keys() if k.endswith("loss")]
         fig, ax = plt.subplots(figsize=(6, 4))
         for k in keys:

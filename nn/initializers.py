@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .names import lookup
+
 
 def glorot_uniform(rng, shape, fan_in, fan_out, dtype="float32"):
     """Uniform on [-a, a], a = sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010); the default."""
@@ -65,9 +67,4 @@ INITIALIZERS = {"glorot_uniform": glorot_uniform, "he_normal": he_normal, "ortho
 def get(name_or_fn):
     """An initialiser by name (``"glorot_uniform"``, ``"he_normal"``, ``"orthogonal"``,
     ``"uniform"``, ``"zeros"``) or the callable itself."""
-    if callable(name_or_fn):
-        return name_or_fn
-    try:
-        return INITIALIZERS[name_or_fn]
-    except KeyError:
-        raise ValueError(f"unknown initializer {name_or_fn!r}; choose one of {', '.join(INITIALIZERS)}") from None
+    return lookup(INITIALIZERS, "initializer", name_or_fn)

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import ops
 from .activations import softplus
+from .names import lookup
 
 
 def mean_squared_error(pred, target):
@@ -48,9 +49,4 @@ LOSSES = {"mse": mean_squared_error, "mean_squared_error": mean_squared_error,
 def get(name_or_fn):
     """A loss by name (Keras' names work too: ``"sparse_categorical_crossentropy"`` takes logits
     here) or the callable itself."""
-    if callable(name_or_fn):
-        return name_or_fn
-    try:
-        return LOSSES[name_or_fn]
-    except KeyError:
-        raise ValueError(f"unknown loss {name_or_fn!r}; choose one of {', '.join(LOSSES)}") from None
+    return lookup(LOSSES, "loss", name_or_fn)

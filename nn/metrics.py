@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .names import lookup
+
 
 def accuracy(logits, labels) -> float:
     """The fraction of rows whose largest logit is at the label (integer or one-hot labels)."""
@@ -25,9 +27,5 @@ METRICS = {"accuracy": accuracy, "top_k_accuracy": top_k_accuracy}
 
 
 def get(name_or_fn):
-    if callable(name_or_fn):
-        return name_or_fn
-    try:
-        return METRICS[name_or_fn]
-    except KeyError:
-        raise ValueError(f"unknown metric {name_or_fn!r}; choose one of {', '.join(METRICS)}") from None
+    """A metric by name or the callable itself."""
+    return lookup(METRICS, "metric", name_or_fn)

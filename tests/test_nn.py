@@ -315,11 +315,11 @@ def test_gradient_study_shows_vanishing_and_exploding_gradients(tmp_path):
     from adjit.nn import gradient_study as gs
     lengths = (1, 5, 20)
     for sigma in (0.9, 1.1):  # tiny states: tanh is linear, so the norm is sigma**T
-        loss, _ = gs._elman_loss(sigma, 16, 0)
+        loss = gs._elman_loss(sigma, 16, 0)
         np.testing.assert_allclose(gs.gradient_norms(loss, lengths, 16), [sigma ** T for T in lengths], rtol=1e-6)
-    loss, _ = gs._lstm_loss(1.0, 16, 0)
+    loss = gs._lstm_loss(1.0, 16, 0)
     vanishing = gs.gradient_norms(loss, (1, 20, 50), 16)
-    loss, _ = gs._lstm_loss(2.0, 16, 0)
+    loss = gs._lstm_loss(2.0, 16, 0)
     kept = gs.gradient_norms(loss, (1, 20, 50), 16)
     assert vanishing[2] < 1e-4 * vanishing[0] and kept[2] > 1e-2 * kept[0]  # the forget gates decide
     result = {"lengths": list(lengths), "rows": {"a": [1.0, 0.5, 0.1]}}
