@@ -21,8 +21,10 @@ def _with_bodies(n: Node, p) -> Node:
 
 
 def _moved(node: Node, index: dict) -> dict:
-    """Where the results of a multi-result node went: {old index: result of ``node``}."""
-    return {k: bind("result", node, index=j) for k, j in index.items()}
+    """Where the results of a multi-result node went: {old index: result of ``node``}; old
+    results that land on the same new one share its node."""
+    results = {j: bind("result", node, index=j) for j in set(index.values())}
+    return {k: results[j] for k, j in index.items()}
 
 
 def _rewrite(f: Function, visit, recurse=None) -> Function:
@@ -33,8 +35,8 @@ def _rewrite(f: Function, visit, recurse=None) -> Function:
     for n in f.nodes:
         if n.id in env:
             continue
-        if n.inputs and n.inputs[0].id in moved:  # a result of a node whose results moved
-            env[n.id] = moved[n.inputs[0].id][n.params["index"]]
+        if n.inputs and n.inputs[0].id in moved:  # a result of a node whose results moved: visited too,
+            env[n.id] = visit(moved[n.inputs[0].id][n.params["index"]], n)  # so CSE shares equal ones
             continue
         new = n if not n.inputs else rebind(n, [env[i.id] for i in n.inputs])
         out = visit(new if recurse is None else _with_bodies(new, recurse), n)
@@ -183,9 +185,17 @@ def simplify(f: Function) -> Function:
 PIPELINE = (fold_constants, simplify, cse, dce)
 
 
+MAX_ROUNDS = 4
+
+
 def optimize(f: Function) -> Function:
-    """The standard pipeline, run twice (one pass's result feeds another's opportunities)."""
-    for _ in range(2):
+    """The standard pipeline, run until the graph stops changing (one pass's result feeds
+    another's opportunities: two loops merged late make their users equal), at most
+    ``MAX_ROUNDS`` times."""
+    for _ in range(MAX_ROUNDS):
+        before = f.key
         for p in PIPELINE:
             f = p(f)
+        if f.key == before:
+            break
     return f

@@ -17,13 +17,14 @@ def mean_squared_error(pred, target):
     return ops.mean((pred - target) ** 2)
 
 
-def _one_hot(labels, classes: int, dtype: str):
+def one_hot(labels, classes: int, dtype: str):
+    """Integer labels (...) as one-hot rows (..., classes) of ``dtype``, as graph nodes."""
     return ops.convert(ops.equal(ops.expand_dims(labels, -1), np.arange(classes)), dtype)
 
 
 def softmax_cross_entropy(logits, labels):
     """Integer class labels (N,) against logits (N, K): -mean(log_softmax(logits)[i, labels[i]])."""
-    onehot = _one_hot(labels, logits.shape[-1], logits.dtype)
+    onehot = one_hot(labels, logits.shape[-1], logits.dtype)
     return -ops.mean(ops.sum(ops.log_softmax(logits) * onehot, axis=-1))
 
 

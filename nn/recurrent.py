@@ -57,6 +57,11 @@ def gru_cell(params: dict, h, x, reset_after: bool = False):
     return z * h + (1.0 - z) * candidate
 
 
+def zeros_state(x, units: int):
+    """Zeros (N, units) for a batch-major input (N, T, F) whose N may be dynamic."""
+    return ops.zeros_like(x[:, 0, 0:1]) + np.zeros(units, x.dtype)
+
+
 class _Recurrent(Layer):
     """Shared by the three layers: parameters, the initial state, the scan over time."""
 
@@ -82,8 +87,7 @@ class _Recurrent(Layer):
         return np.zeros(shape, dtype)
 
     def initial_state(self, x):
-        """Zeros (N, units) for inputs (N, T, F); N may be dynamic."""
-        return ops.zeros_like(x[:, 0, 0:1]) + np.zeros(self.units, x.dtype)
+        return zeros_state(x, self.units)
 
     def step(self, params, carry, x):
         """(carry, x_t) -> (carry, h_t)."""

@@ -21,10 +21,10 @@ import numpy as np
 from .. import compiler, ops
 from ..engine import Function, var
 from .layers import Dense, Embedding, Layer
-from .losses import _one_hot
+from .losses import one_hot
 from .model import Model
 from .optim import Adam
-from .recurrent import LSTM, lstm_cell
+from .recurrent import LSTM, lstm_cell, zeros_state
 from .train import fit
 
 PAD, BOS, EOS = 0, 1, 2
@@ -92,18 +92,8 @@ class Codec:
         return out
 
 
-def _zeros_state(x, units: int):
-    """Zeros (N, units) for a batch-major input (N, T, F) whose N may be dynamic."""
-    return ops.zeros_like(x[:, 0, 0:1]) + np.zeros(units, x.dtype)
-
-
-class LSTMEncoder(Layer):
-    """Many-to-one LSTM: reads (N, T, F) and returns its final state ``[h | c]`` (N, 2*units).
-    ``mask`` (N, T), true (or 1) at a token and false at padding, keeps the state unchanged over
-    padding, so a short sequence ends in the state its last token left. Parameters as
-    ``nn.LSTM``'s."""
-
-    kind = "lstm_encoder"
+class _LSTMLayer(Layer):
+    """Configuration and parameters shared by the encoder and the decoder: ``nn.LSTM``'s."""
 
     def __init__(self, units: int, dtype=None, name=None):
         super().__init__(name)
@@ -111,6 +101,15 @@ class LSTMEncoder(Layer):
 
     def param_specs(self, input_shape) -> dict:
         return LSTM(self.units).param_specs(input_shape)
+
+
+class LSTMEncoder(_LSTMLayer):
+    """Many-to-one LSTM: reads (N, T, F) and returns its final state ``[h | c]`` (N, 2*units).
+    ``mask`` (N, T), true (or 1) at a token and false at padding, keeps the state unchanged over
+    padding, so a short sequence ends in the state its last token left. Parameters as
+    ``nn.LSTM``'s."""
+
+    kind = "lstm_encoder"
 
     def __call__(self, params, x, training=False, key=None, mask=None):
         mask = ops.ones_like(x[:, :, 0]) if mask is None else ops.convert(mask, x.dtype)
@@ -120,23 +119,16 @@ class LSTMEncoder(Layer):
             h, c = lstm_cell(params, carry, x_t)
             m = ops.expand_dims(m_t, -1)
             return (m * h + (1.0 - m) * carry[0], m * c + (1.0 - m) * carry[1]), None
-        zeros = _zeros_state(x, self.units)
+        zeros = zeros_state(x, self.units)
         (h, c), _ = ops.scan(step, (zeros, zeros), (ops.transpose(x, (1, 0, 2)), ops.transpose(mask, (1, 0))))
         return ops.concatenate([h, c], axis=-1)
 
 
-class LSTMDecoder(Layer):
+class LSTMDecoder(_LSTMLayer):
     """One-to-many LSTM: from ``initial_state`` ``[h | c]`` (N, 2*units) it reads (N, T, F) and
     returns every h (N, T, units). ``step`` is one of its steps, for decoding token by token."""
 
     kind = "lstm_decoder"
-
-    def __init__(self, units: int, dtype=None, name=None):
-        super().__init__(name)
-        self.units, self.dtype = int(units), dtype
-
-    def param_specs(self, input_shape) -> dict:
-        return LSTM(self.units).param_specs(input_shape)
 
     def step(self, params, state, x_t):
         """(state [h | c] (N, 2*units), x_t (N, F)) -> (h (N, units), the new state)."""
@@ -159,7 +151,7 @@ def sequence_cross_entropy(logits, targets):
     """Mean cross-entropy over the target positions that are not padding: logits (N, T, V),
     integer targets (N, T)."""
     mask = ops.convert(targets != PAD, logits.dtype)
-    nll = -ops.sum(ops.log_softmax(logits) * _one_hot(targets, logits.shape[-1], logits.dtype), axis=-1)
+    nll = -ops.sum(ops.log_softmax(logits) * one_hot(targets, logits.shape[-1], logits.dtype), axis=-1)
     return ops.sum(nll * mask) / ops.sum(mask)
 
 

@@ -384,3 +384,16 @@ def test_a_cnn_step_agrees_with_pytorch():
     assert abs(loss - loss_t.item()) < 1e-10
     for k in params:  # SGD with lr 1: the gradient is the change
         np.testing.assert_allclose(params[k] - new[k], t[k].grad.numpy(), rtol=1e-8, atol=1e-12)
+
+
+def test_the_same_recurrent_model_built_twice_compiles_to_the_same_graph():
+    """The second build meets the memoized gradient graph of the first: its loops merge a round
+    later in CSE, and the passes must still reach the same optimized graph (no second compile)."""
+    def build():
+        model = nn.Sequential([nn.SimpleRNN(3, return_sequences=True)], input_shape=(2, 2))
+        step = nn.TrainStep(model, "mse", nn.optim.SGD(0.1), model.init(0), {}, np.zeros((1, 2, 3), np.float32),
+                            target="numpy")
+        return step.compiled.function
+    first, second = build(), build()
+    assert second.key == first.key and len(second.nodes) == len(first.nodes)
+    assert sum(n.prim == "scan" for n in second.nodes) == 2  # one forward loop, one reverse loop
