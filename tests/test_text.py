@@ -11,6 +11,8 @@ from adjit import compiler, engine, nn, ops
 from adjit.engine import Function, numeric, var
 from adjit.nn import text, vectors, word2vec
 
+from support import load_example
+
 
 # --- tokenizer and vocabulary ----------------------------------------------------------------------
 def test_tokenizer_words_numbers_and_punctuation():
@@ -105,6 +107,16 @@ def test_logistic_regression_baseline_reaches_the_known_answer():
     assert pairs["train_accuracy"] == 1.0 and pairs["test_accuracy"] >= 0.98
     assert pairs["features"] > words["features"]
 
+
+
+def test_text_baseline_example_reaches_the_known_answer(capsys):
+    """``examples/text_baseline.py`` at a small size: word counts and presence stay under the
+    85% bound, word pairs and triples separate the held-out sentences."""
+    results = load_example("text_baseline").main(["--train", "600", "--test", "200", "--epochs", "10"])
+    assert results["word counts"][1] <= 0.86 and results["word presence"][1] <= 0.86
+    assert results["1- to 2-gram counts"][1] >= 0.98 and results["1- to 3-gram counts"][1] >= 0.98
+    assert results["word counts"][0] < results["1- to 2-gram counts"][0] < results["1- to 3-gram counts"][0]
+    assert "test accuracy" in capsys.readouterr().out
 
 # --- embeddings: gather, scatter-add, cost against the vocabulary ------------------------------------
 def test_embedding_gradient_matches_finite_differences():
@@ -303,6 +315,21 @@ def test_word2vec_learns_the_analogies_of_the_generated_corpus(method, tmp_path)
     assert model.wv.analogy("king", "man", "woman")[0][0] == "queen"
     assert model.words_per_second > 0 and model.history[-1]["loss"] < model.history[0]["loss"]
 
+
+
+def test_word2vec_example_trains_on_a_file_and_writes_vectors(tmp_path, capsys):
+    """``examples/word2vec.py --file``: trains on a text file, prints neighbours, writes a
+    ``.vec`` file that reads back with the model's vectors."""
+    sentences, questions = word2vec.generated_corpus(seed=1, sentences=6000)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(" ".join(s) for s in sentences) + "\n", encoding="utf-8")
+    out = load_example("word2vec").main(["--file", str(corpus), "--dim", "24", "--epochs", "3",
+                                         "--save", str(tmp_path / "v.vec"), "--query", "king"])
+    assert out["analogy_accuracy"] is None and out["model"].wv.analogy_accuracy(questions)["total"] >= 0.5
+    back = vectors.read_vec(tmp_path / "v.vec")
+    assert back.words == out["model"].wv.words
+    np.testing.assert_allclose(back["king"], out["model"].wv["king"], rtol=1e-4, atol=1e-6)
+    assert "nearest to 'king'" in capsys.readouterr().out
 
 # --- word vectors ----------------------------------------------------------------------------------
 def test_word_vectors_neighbours_and_analogies():
