@@ -147,6 +147,10 @@ def _scan_emit(target, n, out, *args, nested):
     dims = [_shape_dims(a, i) for a, i in zip(args[:nc + nk], n.inputs)]
     dims += [_shape_dims(x, i)[1:] for x, i in zip(xs, x_nodes)]
     code, outs, out_dims = nested.inline(body, carries + list(consts) + slices, dims, f"{out}_")
+    if target == "cpu":  # C-contiguous slices (a time-major view of x is not): BLAS and SIMD need them
+        contiguous = [f"{out}_xs{j}" for j in range(len(xs))]
+        lines += [f"{c} = np.ascontiguousarray({x})" for c, x, node in zip(contiguous, xs, x_nodes) if node.ndim > 1]
+        xs = [c if node.ndim > 1 else x for c, x, node in zip(contiguous, xs, x_nodes)]
     steps = [f"{s} = {x}[{t}:{t} + 1]" if target == "cuda" and node.ndim == 1 else f"{s} = {x}[{t}]"
              for s, x, node in zip(slices, xs, x_nodes)] + code
     ys = []
