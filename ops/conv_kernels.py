@@ -10,7 +10,10 @@ per output pixel, KH*KW*Cin taps, laid out as w's first three axes), multiplied 
 (KH*KW*Cin, Cout) matrix, and the chunk buffer is reused. The chunk is sized to stay in the L2
 cache (``CHUNK_ELEMENTS``): unfolding the whole batch at once pays a page fault per 4 KB of a
 fresh buffer and leaves the cache before the GEMM reads it. Accumulation stays in the input
-dtype (BLAS sgemm for float32). Pooling kernels are direct loops, vectorized over channels.
+dtype (BLAS sgemm for float32). With stride 1 and few input channels (the first layer of a CNN:
+one channel, where each copy of ``_im2col`` is a run of only kw values), the forward convolution
+and the kernel gradient unfold "wide" instead (``_wide_cols``). Pooling kernels are direct
+loops, vectorized over channels; 2x2 windows of stride 2 have their own.
 
 They take arrays and ints only, so generated modules that call them cache on disk; the compiler's
 cache key includes a hash of this file's source.
@@ -233,6 +236,101 @@ def _col2im(dcols, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, q0, q1, dx):
                             d[t] += sp[t]
 
 
+WIDE_CHANNELS = 8  # the most input channels that the wide unfolding takes
+
+
+@numba.njit(cache=True)
+def _is_wide(c, sh, sw, ow, wp):
+    """Whether to unfold wide: stride 1, few input channels, at most half of the columns wasted."""
+    return sh == 1 and sw == 1 and c <= WIDE_CHANNELS and wp <= 2 * ow
+
+
+@numba.njit(cache=True)
+def _wide_cols(x, b0, b1, kh, kw, pt, pl, dh, dw, wp, planes, cols):
+    """Images b0..b1 unfolded wide and transposed, for stride 1: output pixel (i, j) of image b is
+    column ``(b - b0) * L + i * wp + j`` of ``cols`` (L = OH * wp), whose row ``(m * kw + p) * C + ci``
+    is channel ci of the zero-padded image (``planes``: rows of wp cells) shifted by
+    ``m * dh * wp + p * dw`` cells. That is one contiguous copy of L values per tap and image, where
+    ``_im2col`` copies runs of kw * C values; the price is the wp - OW columns j >= OW of each row,
+    computed and thrown away (or multiplying zeros). ``planes`` (B, C, HP * wp + (kw - 1) * dw)
+    holds zeros in the padding and past the end, which nothing here writes."""
+    h, wd, c = x.shape[1], x.shape[2], x.shape[3]
+    L = cols.shape[1] // (b1 - b0)
+    for b in range(b1 - b0):
+        for ci in range(c):
+            plane = planes[b, ci]
+            for ii in range(h):
+                d, s = plane[(ii + pt) * wp + pl:(ii + pt) * wp + pl + wd], x[b0 + b, ii, :, ci]
+                for jj in range(wd):
+                    d[jj] = s[jj]
+        for m in range(kh):
+            for p in range(kw):
+                for ci in range(c):
+                    shift = m * dh * wp + p * dw
+                    s, d = planes[b, ci, shift:shift + L], cols[(m * kw + p) * c + ci, b * L:(b + 1) * L]
+                    for t in range(L):
+                        d[t] = s[t]
+
+
+@numba.njit(cache=True)
+def _wide_images(n, k, L):
+    """Images per chunk of the wide unfolding (k * L values each)."""
+    return max(1, min(n, CHUNK_ELEMENTS // max(1, k * L)))
+
+
+@numba.njit(cache=True)
+def _conv2d_fwd_wide(x, w, pt, pl, dh, dw, hp, wp, oh, ow):
+    n, c = x.shape[0], x.shape[3]
+    kh, kw, _, co = w.shape
+    k, L = kh * kw * c, oh * wp
+    w2 = w.reshape((k, co))
+    nb = _wide_images(n, k, L)
+    planes = np.zeros((nb, c, hp * wp + (kw - 1) * dw), dtype=x.dtype)
+    buf = np.empty(k * nb * L, dtype=x.dtype)
+    wide = np.empty((nb * L, co), dtype=x.dtype)
+    out = np.empty((n, oh, ow, co), dtype=x.dtype)
+    for b0 in range(0, n, nb):
+        b1 = min(n, b0 + nb)
+        cols = buf[:k * (b1 - b0) * L].reshape((k, (b1 - b0) * L))
+        _wide_cols(x, b0, b1, kh, kw, pt, pl, dh, dw, wp, planes, cols)
+        res = wide[:(b1 - b0) * L]
+        np.dot(cols.T, w2, res)
+        for b in range(b1 - b0):
+            for i in range(oh):
+                s, d = res[b * L + i * wp:b * L + i * wp + ow].reshape(-1), out[b0 + b, i].reshape(-1)
+                for t in range(ow * co):
+                    d[t] = s[t]
+    return out
+
+
+@numba.njit(cache=True)
+def _conv2d_bwd_weight_wide(x, ct, kh, kw, pt, pl, dh, dw):
+    n, c = x.shape[0], x.shape[3]
+    oh, ow, co = ct.shape[1], ct.shape[2], ct.shape[3]
+    hp, wp = oh + dh * (kh - 1), ow + dw * (kw - 1)  # the padded input (stride 1)
+    k, L = kh * kw * c, oh * wp
+    nb = _wide_images(n, k, L)
+    planes = np.zeros((nb, c, hp * wp + (kw - 1) * dw), dtype=x.dtype)
+    buf = np.empty(k * nb * L, dtype=x.dtype)
+    wide = np.zeros((nb * L, co), dtype=x.dtype)  # the cotangent, 0 in the thrown-away columns
+    acc = np.zeros((k, co), dtype=x.dtype)
+    part = np.empty((k, co), dtype=x.dtype)
+    for b0 in range(0, n, nb):
+        b1 = min(n, b0 + nb)
+        cols = buf[:k * (b1 - b0) * L].reshape((k, (b1 - b0) * L))
+        _wide_cols(x, b0, b1, kh, kw, pt, pl, dh, dw, wp, planes, cols)
+        for b in range(b1 - b0):
+            for i in range(oh):
+                s, d = ct[b0 + b, i].reshape(-1), wide[b * L + i * wp:b * L + i * wp + ow].reshape(-1)
+                for t in range(ow * co):
+                    d[t] = s[t]
+        np.dot(cols, wide[:(b1 - b0) * L], part)
+        for r in range(k):
+            for o in range(co):
+                acc[r, o] += part[r, o]
+    return acc.reshape((kh, kw, c, co))
+
+
 @numba.njit(cache=True)
 def conv2d_fwd(x, w, sh, sw, pt, pb, pl, pr, dh, dw):
     """Cross-correlation of x (N, H, W, Cin) with w (KH, KW, Cin, Cout): (N, OH, OW, Cout)."""
@@ -240,6 +338,8 @@ def conv2d_fwd(x, w, sh, sw, pt, pb, pl, pr, dh, dw):
     kh, kw, _, co = w.shape
     oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
     ow = (wd + pl + pr - dw * (kw - 1) - 1) // sw + 1
+    if _is_wide(c, sh, sw, ow, wd + pl + pr):
+        return _conv2d_fwd_wide(x, w, pt, pl, dh, dw, h + pt + pb, wd + pl + pr, oh, ow)
     k = kh * kw * c
     out = np.empty((n * oh * ow, co), dtype=x.dtype)
     w2 = w.reshape((k, co))
@@ -275,6 +375,8 @@ def conv2d_bwd_weight(x, ct, kh, kw, sh, sw, pt, pl, dh, dw):
     """The cotangent (N, OH, OW, Cout) of conv2d_fwd sent back to its kernel (kh, kw, Cin, Cout)."""
     n, h, wd, c = x.shape
     oh, ow, co = ct.shape[1], ct.shape[2], ct.shape[3]
+    if _is_wide(c, sh, sw, ow, ow + dw * (kw - 1)):
+        return _conv2d_bwd_weight_wide(x, ct, kh, kw, pt, pl, dh, dw)
     k = kh * kw * c
     acc = np.zeros((k, co), dtype=x.dtype)
     part = np.empty((k, co), dtype=x.dtype)
@@ -308,11 +410,70 @@ def _wins(v, cur):
 
 
 @numba.njit(cache=True)
+def _tiles_2x2(ph, pw, sh, sw, pt, pl, h, wd, oh, ow):
+    """Whether the windows are the 2x2 tiles of stride 2 from the top left corner, all inside the
+    image (its last row and column are left out when odd): the common pooling, done by
+    ``_maxpool2x2_*`` with the four taps unrolled. The general loops run a two-step tap loop per
+    channel, which costs three times as much with few channels (LeNet's 6)."""
+    return ph == 2 and pw == 2 and sh == 2 and sw == 2 and pt == 0 and pl == 0 and 2 * oh <= h and 2 * ow <= wd
+
+
+@numba.njit(cache=True, inline="always")
+def _winner_2x2(a0, a1, a2, a3):
+    """The maximum of taps a0 a1 / a2 a3 (a NaN wins) and whether it lies in the second row and in
+    the second column. Each row's winner, then the rows': the first in row-major order, as the
+    scan over the taps finds it."""
+    right0, right1 = _wins(a1, a0), _wins(a3, a2)
+    r0, r1 = a1 if right0 else a0, a3 if right1 else a2
+    low = _wins(r1, r0)
+    return (r1 if low else r0), low, (right1 if low else right0)
+
+
+@numba.njit(cache=True)
+def _maxpool2x2_fwd(x, oh, ow):
+    n, c = x.shape[0], x.shape[3]
+    out = np.empty((n, oh, ow, c), dtype=x.dtype)
+    for b in range(n):
+        for i in range(oh):
+            x0, x1, o = x[b, 2 * i].reshape(-1), x[b, 2 * i + 1].reshape(-1), out[b, i].reshape(-1)
+            for j in range(ow):
+                e = 2 * j * c
+                for ch in range(c):
+                    o[j * c + ch] = _winner_2x2(x0[e + ch], x0[e + c + ch], x1[e + ch], x1[e + c + ch])[0]
+    return out
+
+
+@numba.njit(cache=True)
+def _maxpool2x2_bwd(x, ct):
+    n, h, wd, c = x.shape
+    oh, ow = ct.shape[1], ct.shape[2]
+    # every cell of a tile is written (the cotangent or 0): only an odd last row or column needs zeros
+    dx = np.empty(x.shape, dtype=ct.dtype) if 2 * oh == h and 2 * ow == wd else np.zeros(x.shape, dtype=ct.dtype)
+    for b in range(n):
+        for i in range(oh):
+            x0, x1, g = x[b, 2 * i].reshape(-1), x[b, 2 * i + 1].reshape(-1), ct[b, i].reshape(-1)
+            d0, d1 = dx[b, 2 * i].reshape(-1), dx[b, 2 * i + 1].reshape(-1)
+            for j in range(ow):
+                e = 2 * j * c
+                for ch in range(c):
+                    _, low, right = _winner_2x2(x0[e + ch], x0[e + c + ch], x1[e + ch], x1[e + c + ch])
+                    v = g[j * c + ch]
+                    zero = v - v
+                    d0[e + ch] = zero if low or right else v
+                    d0[e + c + ch] = v if right and not low else zero
+                    d1[e + ch] = v if low and not right else zero
+                    d1[e + c + ch] = v if low and right else zero
+    return dx
+
+
+@numba.njit(cache=True)
 def maxpool2d_fwd(x, ph, pw, sh, sw, pt, pb, pl, pr):
     """The maximum of each window (a NaN wins); padded cells never count."""
     n, h, wd, c = x.shape
     oh = (h + pt + pb - ph) // sh + 1
     ow = (wd + pl + pr - pw) // sw + 1
+    if _tiles_2x2(ph, pw, sh, sw, pt, pl, h, wd, oh, ow):
+        return _maxpool2x2_fwd(x, oh, ow)
     out = np.empty((n, oh, ow, c), dtype=x.dtype)
     for b in range(n):
         for i in range(oh):
@@ -364,6 +525,8 @@ def maxpool2d_bwd(x, ct, ph, pw, sh, sw, pt, pl):
     """Each window's cotangent added at its maximum (as ``maxpool2d_gather`` picks it)."""
     n, h, wd, c = x.shape
     oh, ow = ct.shape[1], ct.shape[2]
+    if _tiles_2x2(ph, pw, sh, sw, pt, pl, h, wd, oh, ow):
+        return _maxpool2x2_bwd(x, ct)
     dx = np.zeros(x.shape, dtype=ct.dtype)
     flat = dx.reshape(-1)
     best = np.empty(c, dtype=x.dtype)

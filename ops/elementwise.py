@@ -193,8 +193,9 @@ def _where_sympy(n, c, a, b):
 
 
 Primitive("where", _where_rule, lambda c, x, y: np.where(c, x, y), jvp=_where_jvp, vjp=_where_vjp,
-          kind="elementwise", scalar=lambda n, c, a, b: f"({a} if {c} else {b})",
-          array_code=lambda n, c, a, b: f"np.where({c}, {a}, {b})", to_sympy=_where_sympy)
+          kind="elementwise", scalar=lambda n, c, a, b: f"_m.select({c}, {a}, {b})",
+          array_code=lambda n, c, a, b: f"np.where({c}, {a}, {b})", to_sympy=_where_sympy,
+          target_scalar={"cuda": lambda n, c, a, b: f"({a} if {c} else {b})"})
 
 # --- comparisons and other ops with zero derivative --------------------------------------------
 _COMPARE = {"less": ("<", np.less, sp.Lt), "less_equal": ("<=", np.less_equal, sp.Le),

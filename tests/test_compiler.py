@@ -253,6 +253,16 @@ def test_parallel_loops_use_prange_only_where_rows_are_independent():
     np.testing.assert_allclose(compiler.jit(g, "cpu", parallel=True)(x), g(x), rtol=1e-12)
 
 
+def test_where_in_a_fused_loop_is_a_select_not_a_branch():
+    # relu's gradient: a mask that a branch would mispredict half the time
+    f = engine.grad(engine.trace(lambda x: ops.sum(ops.relu(x) * ops.where(x < 1.0, ops.log(x), x)),
+                                 engine.Spec((None,))))
+    c = compiler.jit(f, "cpu")
+    assert "_m.select(" in c.source and " if " not in c.source.split("def ", 1)[1]
+    x = np.concatenate([SPECIAL, np.linspace(-3, 3, 25)])
+    np.testing.assert_allclose(c(x), f(x), rtol=1e-15)  # the untaken arm (log of a negative: NaN) never leaks
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_sums_over_the_innermost_axis_use_partial_sums_and_keep_results(dtype):
     def f(x):

@@ -169,6 +169,53 @@ def test_pool_kernels_match_the_numpy_references_and_transpose_each_other():
         assert_close(np.sum(mean * ct), np.sum(xf * back), "float64")
 
 
+def test_conv_kernel_paths_chosen_by_shape_match_the_references():
+    """The wide unfolding (stride 1, few input channels) and im2col, each on cases it takes."""
+    rng = np.random.default_rng(5)
+    cases = [  # (x, w, strides, padding, dilation, wide)
+        ((4, 9, 8, 1), (3, 2, 1, 5), (1, 1), ((1, 2), (0, 1)), (2, 1), True),
+        ((3, 7, 7, 3), (2, 3, 3, 2), (1, 1), ((0, 0), (2, 2)), (1, 2), True),
+        ((40, 6, 6, 1), (1, 1, 1, 3), (1, 1), ((0, 0), (0, 0)), (1, 1), True),  # several chunks of images
+        ((2, 8, 8, K.WIDE_CHANNELS + 1), (3, 3, K.WIDE_CHANNELS + 1, 2), (1, 1), ((1, 1), (1, 1)), (1, 1), False),
+        ((2, 9, 9, 1), (3, 3, 1, 2), (2, 1), ((1, 1), (0, 0)), (1, 1), False),
+        ((2, 9, 9, 1), (7, 7, 1, 2), (1, 1), ((0, 0), (0, 0)), (1, 1), False),  # 9 columns for 3 outputs
+    ]
+    for xs, ws, strides, padding, dilation, wide in cases:
+        for dtype in ("float32", "float64"):
+            x, w = rng.normal(size=xs).astype(dtype), rng.normal(size=ws).astype(dtype)
+            ints = dict(sh=strides[0], sw=strides[1], pt=padding[0][0], pl=padding[1][0],
+                        dh=dilation[0], dw=dilation[1])
+            out = K.conv2d_fwd(x, w, pb=padding[0][1], pr=padding[1][1], **ints)
+            assert K._is_wide(xs[3], *strides, out.shape[2], xs[2] + sum(padding[1])) == wide
+            assert out.dtype == x.dtype
+            assert_close(out, K.conv2d_np(x, w, strides, padding, dilation), dtype)
+            ct = rng.normal(size=out.shape).astype(dtype)
+            dw = K.conv2d_bwd_weight(x, ct, kh=ws[0], kw=ws[1], **ints)
+            assert dw.dtype == x.dtype
+            assert_close(dw, K.conv2d_weight_grad_np(x, ct, ws[:2], strides, padding, dilation), dtype)
+
+
+def test_pool_2x2_tiles_and_the_general_loops_agree_with_the_references():
+    rng = np.random.default_rng(6)
+    cases = [  # (x shape, pool, strides, padding, 2x2 tiles)
+        ((2, 8, 6, 3), (2, 2), (2, 2), ((0, 0), (0, 0)), True),
+        ((2, 7, 9, 6), (2, 2), (2, 2), ((0, 0), (0, 0)), True),   # an odd last row and column: left out
+        ((2, 7, 9, 6), (2, 2), (2, 2), ((0, 1), (0, 1)), False),  # ... or padded: a window of one row
+        ((2, 8, 8, 2), (2, 2), (1, 1), ((0, 0), (0, 0)), False),  # overlapping
+        ((2, 9, 9, 2), (3, 3), (3, 3), ((0, 0), (0, 0)), False),
+    ]
+    for shape, pool, strides, padding, tiles in cases:
+        x = np.round(rng.normal(size=shape) * 2)  # ties
+        x.flat[rng.integers(0, x.size, 4)] = np.nan
+        ints = dict(ph=pool[0], pw=pool[1], sh=strides[0], sw=strides[1], pt=padding[0][0], pl=padding[1][0])
+        out = K.maxpool2d_fwd(x, pb=padding[0][1], pr=padding[1][1], **ints)
+        assert K._tiles_2x2(*pool, *strides, padding[0][0], padding[1][0], *shape[1:3], *out.shape[1:3]) == tiles
+        np.testing.assert_array_equal(out, K.maxpool2d_np(x, pool, strides, padding))
+        ct = rng.normal(size=out.shape)
+        routed = K.maxpool2d_bwd(x, ct, **ints)
+        assert_close(routed, K.maxpool2d_grad_np(x, ct, pool, strides, padding), "float64")  # overlaps add up
+
+
 # --- second derivatives -------------------------------------------------------------------------
 def test_hessian_vector_product_of_a_conv_net():
     """Forward over reverse through conv2d, its gradient primitives and their own rules."""
