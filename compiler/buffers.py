@@ -5,7 +5,10 @@ A buffer is "owned" when the generated code allocated it: a fused loop's stored 
 reduction's accumulator, or the result of a primitive declared ``allocates`` (matmul, gathers...).
 Views (transpose, slices, reshapes) keep their base buffer alive. A buffer that dies in the very
 loop that needs a new one is reused in place when that loop reads it only at the element it
-writes (the loop stores its results after all reads of an iteration).
+writes (the loop stores its results after all reads of an iteration). A statement whose primitive declares
+``in_place`` (``matmul_add``: a GEMM accumulating into c) takes the buffer of that input when it
+dies there (``donate``). Inside a scan's body the carries the loop owns count as owned buffers
+(``own``), so an accumulator carried from step to step is updated in place.
 """
 from __future__ import annotations
 
@@ -62,6 +65,24 @@ class BufferPlan:
                 self.reused[n.id] = node
                 return node
         return None
+
+    def own(self, inputs) -> None:
+        """Treat these inputs' buffers as the code's own (a loop's carries, which the loop copied
+        before its first step): they may be reused, in place too, once nothing reads them."""
+        for i in inputs:
+            self.owned[i.id], self.created[i.id] = i, -1
+
+    def donate(self, n: Node, k: int, c: Node) -> bool:
+        """Whether ``n`` (item ``k``, a statement) may write its result into the buffer of its
+        input ``c``: the code owns that buffer, ``c`` is no view of it, nothing reads it after
+        item ``k`` (nor is it a result) and ``n`` reads it only as ``c``. If so it is ``n``'s now."""
+        b = self.base.get(c.id, c.id)
+        if b != c.id or b not in self.owned or b in self._free or self.created[b] >= k \
+                or self.last_use.get(b, -1) != k or sum(self.base.get(i.id, i.id) == b for i in n.inputs) != 1:
+            return False
+        self._free.add(b)
+        self.reused[n.id] = self.owned[b]
+        return True
 
     def memory(self, avals: dict) -> dict:
         """Bytes for concrete avals: the peak of live owned buffers over the program, and the

@@ -141,15 +141,20 @@ class Nested:
     def __init__(self, prog: Program, emitter: "LoopEmitter" = None):
         self.prog, self.emitter = prog, emitter
 
-    def inline(self, f: Function, refs, dims, prefix: str) -> tuple:
-        """(lines, output expressions, output sizes) for ``f`` with its inputs bound to the
-        expressions ``refs``, whose runtime sizes are ``dims`` (one tuple of size expressions per
-        input). Names made for ``f`` start with ``prefix``. An output's sizes are None when they
-        are known only from values that the lines compute. (On ``cuda``, every rank-0 input and
-        output is a device array of shape (1,).)"""
+    def inline(self, f: Function, refs, dims, prefix: str, carries: int = 0) -> tuple:
+        """(lines, output expressions, output sizes, owned carries) for ``f`` with its inputs bound
+        to the expressions ``refs``, whose runtime sizes are ``dims`` (one tuple of size
+        expressions per input). Names made for ``f`` start with ``prefix``. An output's sizes are
+        None when they are known only from values that the lines compute. (On ``cuda``, every
+        rank-0 input and output is a device array of shape (1,).)
+
+        ``carries``: the first inputs are a loop's carries, output j being input j's next value.
+        The lines may then overwrite the carries listed in "owned carries" (cpu code updates an
+        accumulator in place): the caller must give the first step a copy of each of those."""
         sub = Program(f, self.prog.target, self.prog, prefix, refs)
         emitter = LoopEmitter(f, prog=sub) if self.emitter is None else self.emitter.child(f, sub)
         emitter._dims.update((i.id, tuple(d)) for i, d in zip(f.inputs, dims))
+        emitter.carries = carries
         if sub.target == "numpy":
             lines, outs = _numpy_lines(sub), [sub.ref(o) for o in f.outputs]
         else:
@@ -158,7 +163,8 @@ class Nested:
             lines += extra
         inner = re.compile(rf"\b{re.escape(prefix)}")
         sizes = [emitter.dims(o) for o in f.outputs]
-        return lines, outs, [None if any(inner.search(d) for d in ds) else ds for ds in sizes]
+        return (lines, outs, [None if any(inner.search(d) for d in ds) else ds for ds in sizes],
+                emitter.owned_carries)
 
 
 class LoopEmitter:
@@ -173,6 +179,8 @@ class LoopEmitter:
                 self.users.setdefault(i.id, []).append(n)
         self.outputs = {o.id for o in f.outputs}
         self._dims = {}
+        self.carries = 0  # leading inputs that are a loop's carries (see ``Nested.inline``)
+        self.owned_carries = []  # the carries this code may overwrite
 
     def dims(self, n: Node) -> tuple:
         """Runtime size expressions of each dimension of ``n``."""
@@ -221,17 +229,40 @@ class LoopEmitter:
         items = Scheduler(self.f.nodes, self.dims).run()
         stored = {m.id for what, g in items if what == "loop" for m in g.members if self._stored(m, g)}
         self.plan = BufferPlan(items, self.outputs, stored, self.dims)
+        self.owned_carries = self._ownable_carries()
+        self.plan.own([self.f.inputs[j] for j in self.owned_carries])
         body = []
         for k, (what, item) in enumerate(items):
-            body.extend(self._statement(item) if what == "stmt" else self._loop(item, k))
+            body.extend(self._statement(item, k) if what == "stmt" else self._loop(item, k))
         return body
+
+    def _ownable_carries(self) -> list:
+        """The carries whose buffers the loop can own: a carry's next value is a buffer this code
+        allocates (or another such carry, passed on), and no other carry's next value lives in
+        the same buffer (a view included). Then at every step these carries hold distinct buffers
+        that nothing outside the loop sees (the caller copies their first values), and the buffer
+        plan may reuse them once the step has read them for the last time."""
+        f, plan, nc = self.f, self.plan, self.carries
+        outs = f.outputs[:nc]
+        bases = [plan.base.get(o.id, o.id) for o in outs]
+        owned = {j for j in range(nc) if f.inputs[j].ndim > 0}
+        changed = True
+        while changed:
+            changed = False
+            for j in sorted(owned):
+                o, b = outs[j], bases[j]
+                fresh = b in plan.owned or any(o.id == f.inputs[i].id for i in owned)
+                if b != o.id or bases.count(b) != 1 or not fresh:
+                    owned.discard(j)
+                    changed = True
+        return sorted(owned)
 
     def _stored(self, m: Node, group) -> bool:
         """Whether a loop member needs a buffer: a result, or read outside its loop."""
         return kind(m) == "elementwise" and (
             m.id in self.outputs or any(u.id not in group.ids for u in self.users.get(m.id, [])))
 
-    def _statement(self, n: Node) -> list:
+    def _statement(self, n: Node, k: int) -> list:
         prim, out = get(n.prim), self.prog.names[n.id]
         args = [self.prog.ref(i) for i in n.inputs]
         lines = [self.prog.comment(n)]
@@ -242,6 +273,9 @@ class LoopEmitter:
         if n.multiple or any(i.multiple for i in n.inputs):  # a scan and its results: rank 0 stays scalar
             return lines + _emit(self.prog, n, out, args, self)
         args = [f"np.asarray({a})" if i.ndim == 0 else a for a, i in zip(args, n.inputs)]
+        if prim.in_place is not None:  # the result may take an input's buffer
+            lines += prim.emit("cpu", n, out, *args, in_place=self.plan.donate(n, k, n.inputs[prim.in_place]))
+            return lines
         lines += prim.emit("cpu", n, out, *args)
         if n.ndim == 0 and n.prim not in _SCALAR_RESULT:
             lines.append(f"{out} = {out}[()]")

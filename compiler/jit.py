@@ -28,7 +28,7 @@ class Compiled:
     def __init__(self, f: Function, target: str, optimize: bool = True, parallel: bool = False):
         self.__class__ = type("Compiled", (Compiled,), {})
         self.original = f
-        self.function = passes.optimize(f) if optimize else f
+        self.function = passes.lower(passes.optimize(f), target) if optimize else f
         self.target = target
         self._plan = None
         if target == "numpy":

@@ -185,6 +185,40 @@ def simplify(f: Function) -> Function:
 PIPELINE = (fold_constants, simplify, cse, dce)
 
 
+def fuse_matmul_add(f: Function) -> Function:
+    """``add(c, matmul(a, b))`` (either order) becomes ``matmul_add(c, a, b)``: one GEMM
+    accumulating into (a copy of, or when dead the buffer of) ``c``. Only for matrices, when the
+    product has no other user and ``c`` has exactly the product's shape and dtype (no
+    broadcasting). The gradient of a weight summed over a loop's steps is such an add."""
+    uses = {}
+    for n in f.nodes:
+        for i in n.inputs:
+            uses[i.id] = uses.get(i.id, 0) + 1
+    for o in f.outputs:
+        uses[o.id] = uses.get(o.id, 0) + 1
+
+    def visit(new, old):
+        if new.prim != "add":
+            return new
+        for k in (1, 0):
+            product, c = new.inputs[k], new.inputs[1 - k]
+            if product.prim == "matmul" and uses.get(old.inputs[k].id) == 1 and product.ndim == 2 \
+                    and all(i.ndim == 2 for i in product.inputs) and _same(c, product):
+                return bind("matmul_add", c, *product.inputs)
+        return new
+    return _rewrite(f, visit, fuse_matmul_add)
+
+
+LOWERING = {"cpu": (fuse_matmul_add,)}  # rewrites for one target, after the pipeline
+
+
+def lower(f: Function, target: str) -> Function:
+    """``f`` rewritten by ``target``'s lowering passes."""
+    for p in LOWERING.get(target, ()):
+        f = p(f)
+    return f
+
+
 MAX_ROUNDS = 4
 
 

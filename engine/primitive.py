@@ -34,6 +34,9 @@ class Primitive:
                                                compiler's service that emits a Function's code inline
     allocates                                  "call": the cpu code returns a new array, never a
                                                view of an input (its memory may be reused)
+    in_place                                   "call": index of an input whose buffer the cpu code
+                                               may take for the result, when nothing reads it later
+                                               and the compiler owns it (emit gets in_place=True)
     dims(n, in_dims) -> tuple                  "call": runtime size expression of each output dim
                                                from its inputs' (None where only the result knows)
     to_sympy(*args, **params)                  a sympy expression, where one exists
@@ -61,6 +64,7 @@ class Primitive:
     emit: Optional[Callable] = None
     dims: Optional[Callable] = None
     allocates: bool = False
+    in_place: Optional[int] = None
     to_sympy: Optional[Callable] = None
     differentiable: bool = True
     reduction: Optional[dict] = field(default=None)  # {"init": code, "combine": fn(acc, v) -> code}

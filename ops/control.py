@@ -127,7 +127,8 @@ def _scan_emit(target, n, out, *args, nested):
     """A real loop: carries are local variables, each step reads the xs at index ``t`` and writes
     the ys into stacks allocated before the loop; the body's code comes from the compiler
     (``nested.inline``) with names prefixed by this node's, so the generated source does not
-    depend on the length. Final carries are copied: results never alias an operand. On ``cuda``
+    depend on the length. Final carries are copied: results never alias an operand (a carry the
+    body updates in place is copied once, before the loop, instead). On ``cuda``
     the loop runs on the host and launches the body's kernels; every value it passes is a device
     array (rank 0: shape (1,), so the slice of a rank-1 xs is ``x[t:t + 1]``)."""
     p = n.params
@@ -143,10 +144,12 @@ def _scan_emit(target, n, out, *args, nested):
             lines += [f"if {x}.shape[0] != {count}:", '    raise ValueError("scan: xs have different leading lengths")']
     # a rank-0 carry is a numpy scalar of its dtype (on cuda a device array, which needs no cast)
     typed = ["{}" if target == "cuda" else _typed(i) for i in n.inputs[:nc]]
-    lines += [f"{c} = {cast.format(a)}  # carry" for c, a, cast in zip(carries, init, typed)]
     dims = [_shape_dims(a, i) for a, i in zip(args[:nc + nk], n.inputs)]
     dims += [_shape_dims(x, i)[1:] for x, i in zip(xs, x_nodes)]
-    code, outs, out_dims = nested.inline(body, carries + list(consts) + slices, dims, f"{out}_")
+    code, outs, out_dims, owned = nested.inline(body, carries + list(consts) + slices, dims, f"{out}_", nc)
+    # a carry the body may overwrite (an accumulator updated in place) starts as a copy of its init
+    lines += [f"{c} = {a}.copy()  # carry, owned by the loop" if j in owned else f"{c} = {cast.format(a)}  # carry"
+              for j, (c, a, cast) in enumerate(zip(carries, init, typed))]
     if target == "cpu":  # C-contiguous slices (a time-major view of x is not): BLAS and SIMD need them
         contiguous = [f"{out}_xs{j}" for j in range(len(xs))]
         lines += [f"{c} = np.ascontiguousarray({x})" for c, x, node in zip(contiguous, xs, x_nodes) if node.ndim > 1]
@@ -168,8 +171,9 @@ def _scan_emit(target, n, out, *args, nested):
     if nc:
         steps.append(f"{', '.join(carries)} = {', '.join(cast.format(o) for o, cast in zip(outs, typed))}")
     header = f"for {t} in range({count} - 1, -1, -1):" if p["reverse"] else f"for {t} in range({count}):"
-    finals = [f"_cu.copy({c})" if target == "cuda" else f"{c}.copy()" if i.ndim else c
-              for c, i in zip(carries, n.inputs)]
+    # final carries are copied (results never alias an operand), except those the loop owns
+    finals = [f"_cu.copy({c})" if target == "cuda" else f"{c}.copy()" if i.ndim and j not in owned else c
+              for j, (c, i) in enumerate(zip(carries, n.inputs))]
     items = finals + ys
     return lines + [header] + ["    " + s for s in steps] + [f"{out} = ({', '.join(items)}{',' * (len(items) == 1)})"]
 

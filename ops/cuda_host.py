@@ -240,20 +240,29 @@ def _batch_steps(batch_of, batch) -> tuple:
     return tuple(steps)
 
 
-def matmul(a, b):
-    """A new array: numpy's matmul of a (..., M, K) and b (..., K, N), batch dims broadcast."""
+def matmul(a, b, out=None):
+    """A new array: numpy's matmul of a (..., M, K) and b (..., K, N), batch dims broadcast;
+    given ``out`` (of the product's shape), the product is added into it instead."""
     sa, sb = tuple(a.shape), tuple(b.shape)  # plain tuples (the simulator's shapes refuse index -1)
     m, k, n = sa[-2], sa[-1], sb[-1]
     batch = tuple(np.broadcast_shapes(sa[:-2], sb[:-2]))
-    out = _alloc(batch + (m, n), a.dtype)
+    accumulate = out is not None
+    if out is None:
+        out = _alloc(batch + (m, n), a.dtype)
     if out.size == 0:
         return out
     tile = min(K.TILE, _pow2(min(m, n)))  # a skinny product gets small tiles, not idle threads
     a3, b3 = a.reshape((-1, m, k)), b.reshape((-1, k, n))
     grid = (-(-n // tile), -(-m // tile), min(math.prod(batch), 65535))
     K.matmul[grid, (tile, tile)](a3, b3, out.reshape((-1, m, n)), batch or (1,),
-                                 _batch_steps(sa[:-2], batch) or (0,), _batch_steps(sb[:-2], batch) or (0,))
+                                 _batch_steps(sa[:-2], batch) or (0,), _batch_steps(sb[:-2], batch) or (0,),
+                                 accumulate)
     return out
+
+
+def matmul_add(c, a, b):
+    """A new array: c + a @ b for matrices (c of the product's shape)."""
+    return matmul(a, b, copy(c))
 
 
 # --- the fused LSTM cell --------------------------------------------------------------------------------

@@ -153,13 +153,13 @@ def uniform(key, out):
 
 # --- matrix product -----------------------------------------------------------------------------------
 @cuda.jit(cache=True)
-def matmul(a, b, out, batch, a_steps, b_steps):
-    """``out[z] = a[za] @ b[zb]`` for each matrix z of the batch: a (Ba, M, K), b (Bb, K, N),
-    out (B, M, N). ``batch`` is the output's batch shape; ``a_steps``/``b_steps`` give each
-    operand's matrix stride per batch dim (0 where it broadcasts). Tiled: a block of t x t
-    threads (t = blockDim.x <= TILE) computes a t x t tile of out, staging t x t tiles of a and b
-    in shared memory, so each element of a and b is read from global memory M/t or N/t times
-    instead of M or N; blockIdx.z walks the batch."""
+def matmul(a, b, out, batch, a_steps, b_steps, accumulate):
+    """``out[z] = a[za] @ b[zb]`` (``+=`` when ``accumulate``) for each matrix z of the batch:
+    a (Ba, M, K), b (Bb, K, N), out (B, M, N). ``batch`` is the output's batch shape;
+    ``a_steps``/``b_steps`` give each operand's matrix stride per batch dim (0 where it
+    broadcasts). Tiled: a block of t x t threads (t = blockDim.x <= TILE) computes a t x t tile
+    of out, staging t x t tiles of a and b in shared memory, so each element of a and b is read
+    from global memory M/t or N/t times instead of M or N; blockIdx.z walks the batch."""
     sa = cuda.shared.array((TILE, TILE), a.dtype)
     sb = cuda.shared.array((TILE, TILE), b.dtype)
     t = cuda.blockDim.x
@@ -183,7 +183,7 @@ def matmul(a, b, out, batch, a_steps, b_steps):
                 acc += sa[ty, q] * sb[q, tx]
             cuda.syncthreads()
         if row < m and col < n:
-            out[z, row, col] = acc
+            out[z, row, col] = out[z, row, col] + acc if accumulate else acc
 
 
 # --- the fused LSTM cell (gates i, f, g, o along z's columns; see lstm_kernels.py) ------------------

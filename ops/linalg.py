@@ -85,3 +85,41 @@ def _matmul_dims(n, dims):
 
 Primitive("matmul", _matmul_rule, lambda x, y: np.matmul(x, y), jvp=_matmul_jvp, vjp=_matmul_vjp,
           emit=_matmul_emit, dims=_matmul_dims, allocates=True)
+
+
+# --- c + a @ b, one GEMM accumulating into c ------------------------------------------------------
+# The compiler's cpu lowering turns ``add(c, matmul(a, b))`` into this (``passes.fuse_matmul_add``):
+# a gradient accumulated over a loop (``dU += h^T dz`` at every step of an RNN's reverse scan) is
+# one BLAS call with beta = 1 writing into the accumulator, instead of a product array and a pass
+# adding it. Users never build it.
+def _matmul_add_rule(c, a, b):
+    if a.ndim != 2 or b.ndim != 2:
+        raise GraphError(f"matmul_add: a and b must be matrices, got {a} and {b}")
+    product = _matmul_rule(a, b)
+    if c.shape != product.shape or c.dtype != product.dtype:
+        raise GraphError(f"matmul_add: c is {c}, the product {product}: they must be equal (no broadcasting)")
+    return product
+
+
+def _matmul_add_jvp(primals, tangents, ans):
+    tc, ta, tb = tangents
+    product = _matmul_jvp(primals[1:], (ta, tb), ans) if ta is not None or tb is not None else None
+    terms = [t for t in (tc, product) if t is not None]
+    return None if not terms else terms[0] if len(terms) == 1 else bind("add", *terms)
+
+
+def _matmul_add_vjp(ct, primals, ans):
+    return [ct, *_matmul_vjp(ct, primals[1:], ans)]
+
+
+def _matmul_add_emit(target, n, out, c, a, b, in_place=False):
+    if target == "numpy":
+        return [f"{out} = {c} + np.matmul({a}, {b})"]
+    if target == "cuda":
+        return [f"{out} = _cu.matmul_add({c}, {a}, {b})"]
+    return [f"{out} = _k.dot_add({a}, {b}, {c if in_place else f'{c}.copy()'})"
+            + ("  # accumulates in place: c is dead" if in_place else "")]
+
+
+Primitive("matmul_add", _matmul_add_rule, lambda c, a, b: c + np.matmul(a, b), jvp=_matmul_add_jvp,
+          vjp=_matmul_add_vjp, emit=_matmul_add_emit, dims=lambda n, dims: dims[0], allocates=True, in_place=0)

@@ -331,6 +331,10 @@ TABLE = [
            [S((2, 3), (3, 4)), S((3,), (3, 4)), S((2, 3), (3,)), S((3,), (3,)), S((2, 2, 3), (3, 4)),
             S((2, 2, 3), (2, 3, 2)), S((1, 2, 3), (4, 3, 2)), S((4, 2, 3), (3,))],
            checks=ALL[:4] + ("grad2",), compile_samples=(5,)),
+    # c + a @ b, what the cpu lowering makes of add(c, matmul(a, b)): one in-place GEMM
+    OpInfo("matmul_add", _prim("matmul_add"), lambda c, a, b: c + a @ b,
+           [S((2, 4), (2, 3), (3, 4)), S((1, 3), (1, 2), (2, 3)), S((3, 1), (3, 2), (2, 1))],
+           checks=ALL[:4] + ("grad2",), compile_samples=(0, 1, 2)),
     OpInfo("matmul_operator", lambda x, y: x @ y + 1.0, lambda x, y: x @ y + 1.0,
            [S((2, 3), (3, 2)), S((3,), (3, 2))], targets=NUMPY_ONLY),
     # the cpu code for batched products is the same for rank 3 and 4, and costs seconds to compile
