@@ -267,18 +267,18 @@ def matmul_add(c, a, b):
 
 # --- the fused LSTM cell --------------------------------------------------------------------------------
 def lstm_cell(z, c):
-    """(h, c') of the LSTM cell for z (N, 4H) and c (N, H)."""
-    h, c_new = _alloc(c.shape, c.dtype), _alloc(c.shape, c.dtype)
+    """(h, c', a) of the LSTM cell for z (N, 4H) and c (N, H), a the activated gates (N, 4H)."""
+    h, c_new, a = _alloc(c.shape, c.dtype), _alloc(c.shape, c.dtype), _alloc(z.shape, z.dtype)
     if c.size:
-        K.lstm_cell[launch(c.size)](z, c, h, c_new)
-    return h, c_new
+        K.lstm_cell[launch(c.size)](z, c, h, c_new, a)
+    return h, c_new, a
 
 
-def lstm_cell_grad(z, c, h_bar, c_bar):
-    """(z_bar, c_bar_prev): the VJP of ``lstm_cell``."""
-    z_bar, c_prev = _alloc(z.shape, z.dtype), _alloc(c.shape, c.dtype)
+def lstm_cell_grad(a, c, h_bar, c_bar):
+    """(z_bar, c_bar_prev): the VJP of ``lstm_cell``, from its activated gates a."""
+    z_bar, c_prev = _alloc(a.shape, a.dtype), _alloc(c.shape, c.dtype)
     if c.size:
-        K.lstm_cell_grad[launch(c.size)](z, c, h_bar, c_bar, z_bar, c_prev)
+        K.lstm_cell_grad[launch(c.size)](a, c, h_bar, c_bar, z_bar, c_prev)
     return z_bar, c_prev
 
 

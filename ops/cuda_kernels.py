@@ -193,28 +193,30 @@ def _sigmoid(x, one):
 
 
 @cuda.jit(cache=True)
-def lstm_cell(z, c, h, c_new):
-    """``c_new = f*c + i*g``, ``h = o*tanh(c_new)`` for z (N, 4H) and c, h, c_new (N, H); one
-    thread per element of c."""
+def lstm_cell(z, c, h, c_new, a):
+    """``c_new = f*c + i*g``, ``h = o*tanh(c_new)`` and the activated gates ``a = [i, f, g, o]``
+    for z, a (N, 4H) and c, h, c_new (N, H); one thread per element of c."""
     n, units = c.shape
     one = c.dtype.type(1)  # float32 code stays float32
     for e in range(cuda.grid(1), n * units, cuda.gridsize(1)):
         r, j = e // units, e % units
-        cn = _sigmoid(z[r, units + j], one) * c[r, j] + _sigmoid(z[r, j], one) * math.tanh(z[r, 2 * units + j])
+        i, f = _sigmoid(z[r, j], one), _sigmoid(z[r, units + j], one)
+        g, o = math.tanh(z[r, 2 * units + j]), _sigmoid(z[r, 3 * units + j], one)
+        a[r, j], a[r, units + j], a[r, 2 * units + j], a[r, 3 * units + j] = i, f, g, o
+        cn = f * c[r, j] + i * g
         c_new[r, j] = cn
-        h[r, j] = _sigmoid(z[r, 3 * units + j], one) * math.tanh(cn)
+        h[r, j] = o * math.tanh(cn)
 
 
 @cuda.jit(cache=True)
-def lstm_cell_grad(z, c, h_bar, c_bar, z_bar, c_prev):
+def lstm_cell_grad(a, c, h_bar, c_bar, z_bar, c_prev):
     """The VJP of ``lstm_cell``: z_bar (N, 4H) and c_prev (N, H) from the cotangents of h and c',
-    the gates recomputed from z and c; one thread per element of c."""
+    the activated gates a (N, 4H) and c; one thread per element of c."""
     n, units = c.shape
     one = c.dtype.type(1)
     for e in range(cuda.grid(1), n * units, cuda.gridsize(1)):
         r, j = e // units, e % units
-        i, f = _sigmoid(z[r, j], one), _sigmoid(z[r, units + j], one)
-        g, o = math.tanh(z[r, 2 * units + j]), _sigmoid(z[r, 3 * units + j], one)
+        i, f, g, o = a[r, j], a[r, units + j], a[r, 2 * units + j], a[r, 3 * units + j]
         t = math.tanh(f * c[r, j] + i * g)
         d = c_bar[r, j] + h_bar[r, j] * o * (one - t * t)
         z_bar[r, j] = d * g * i * (one - i)

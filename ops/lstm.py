@@ -1,14 +1,17 @@
 """The fused LSTM cell: the gate nonlinearities and the state update of one step as one kernel,
 forward and backward.
 
-  lstm_cell(z, c) -> (h, c')                          z (N, 4H): the gate pre-activations
+  lstm_cell(z, c) -> (h, c', a)                       z (N, 4H): the gate pre-activations
                                                       x W + h U + b, gates i, f, g, o; c (N, H)
-  lstm_cell_grad(z, c, h_bar, c_bar) -> (z_bar, c_bar_prev)     its VJP
+  lstm_cell_grad(a, c, h_bar, c_bar) -> (z_bar, c_bar_prev)     its VJP
 
-with i, f, g, o = sigmoid(z_i), sigmoid(z_f), tanh(z_g), sigmoid(z_o), c' = f*c + i*g and
-h = o*tanh(c'). The matrix products stay outside (BLAS GEMMs, differentiated as usual); what the
-primitive replaces is the four gate slices, seven elementwise ops and, in a scan's reverse
-loop, the seven per-step residuals and the four slice adjoints (zero-filled (N, 4H) arrays).
+with a = [i, f, g, o] = [sigmoid(z_i), sigmoid(z_f), tanh(z_g), sigmoid(z_o)] (N, 4H), the
+activated gates, c' = f*c + i*g and h = o*tanh(c'). The forward keeps a, as cuDNN does, so that
+the backward needs one tanh per element instead of five exp-like functions; the front end
+returns (h, c') only. The matrix products stay outside (BLAS GEMMs, differentiated as usual);
+what the primitive replaces is the four gate slices, seven elementwise ops and, in a scan's
+reverse loop, the seven per-step residuals (a is the one saved) and the four slice adjoints
+(zero-filled (N, 4H) arrays).
 
 The VJP of ``lstm_cell`` is ``lstm_cell_grad``. Every other rule (the JVPs, and the VJP of
 ``lstm_cell_grad`` for second derivatives) is the derivative of the same formulas written with
@@ -49,31 +52,40 @@ def _cell_operands(where, z, c) -> tuple:
 def _lstm_cell_rule(z, c):
     n, units = _cell_operands("lstm_cell", z, c)
     state = Aval((n, units), z.dtype)
-    return TupleAval((state, state))
+    return TupleAval((state, state, Aval((n, 4 * units), z.dtype)))
 
 
-def _lstm_cell_grad_rule(z, c, h_bar, c_bar):
-    n, units = _cell_operands("lstm_cell_grad", z, c)
-    for name, a in (("h_bar", h_bar), ("c_bar", c_bar)):
-        if a.dtype != c.dtype or a.ndim != 2 or not all(map(_same, a.shape, c.shape)):
-            raise GraphError(f"lstm_cell_grad: {name} {a} must be shaped like c {c}")
-    return TupleAval((Aval((n, 4 * units), z.dtype), Aval((n, units), z.dtype)))
+def _lstm_cell_grad_rule(a, c, h_bar, c_bar):
+    n, units = _cell_operands("lstm_cell_grad", a, c)
+    for name, ct in (("h_bar", h_bar), ("c_bar", c_bar)):
+        if ct.dtype != c.dtype or ct.ndim != 2 or not all(map(_same, ct.shape, c.shape)):
+            raise GraphError(f"lstm_cell_grad: {name} {ct} must be shaped like c {c}")
+    return TupleAval((Aval((n, 4 * units), a.dtype), Aval((n, units), a.dtype)))
 
 
 # --- the formulas with ops (the source of the derived rules) ---------------------------------------
-def _gates(z, units):
-    return (sigmoid(z[:, :units]), sigmoid(z[:, units:2 * units]), tanh(z[:, 2 * units:3 * units]),
-            sigmoid(z[:, 3 * units:]))
+def _split(a, units):
+    return a[:, :units], a[:, units:2 * units], a[:, 2 * units:3 * units], a[:, 3 * units:]
 
 
 def _cell(z, c):
-    i, f, g, o = _gates(z, c.shape[1])
+    zi, zf, zg, zo = _split(z, c.shape[1])
+    i, f, g, o = sigmoid(zi), sigmoid(zf), tanh(zg), sigmoid(zo)
     c_new = f * c + i * g
-    return o * tanh(c_new), c_new
+    return o * tanh(c_new), c_new, concatenate([i, f, g, o], axis=1)
 
 
-def _cell_grad(z, c, h_bar, c_bar):
-    i, f, g, o = _gates(z, c.shape[1])
+def _acts_grad(a, a_bar):
+    """The cotangent of z for a cotangent ``a_bar`` of the activated gates a = act(z), written
+    with a."""
+    i, f, g, o = _split(a, a.shape[1] // 4)
+    bi, bf, bg, bo = _split(a_bar, a.shape[1] // 4)
+    return concatenate([bi * i * (1.0 - i), bf * f * (1.0 - f), bg * (1.0 - g * g), bo * o * (1.0 - o)],
+                       axis=1)
+
+
+def _cell_grad(a, c, h_bar, c_bar):
+    i, f, g, o = _split(a, c.shape[1])
     t = tanh(f * c + i * g)
     d = c_bar + h_bar * o * (1.0 - t * t)
     z_bar = concatenate([d * g * i * (1.0 - i), d * c * f * (1.0 - f), d * i * (1.0 - g * g),
@@ -116,9 +128,17 @@ def _derived_vjp(formula, names):
 
 
 def _lstm_cell_vjp(cts, primals, ans):
+    """``lstm_cell_grad`` on the saved activations, plus the part of a cotangent of a itself."""
     z, c = primals
-    h_bar, c_bar = (ct if ct is not None else bind("zeros_like", c) for ct in cts)
-    return list(results(bind("lstm_cell_grad", z, c, h_bar, c_bar)))
+    h_bar, c_bar, a_bar = cts
+    a = bind("result", ans, index=2)
+    z_bar = c_prev = None
+    if h_bar is not None or c_bar is not None:
+        h_bar, c_bar = (ct if ct is not None else bind("zeros_like", c) for ct in (h_bar, c_bar))
+        z_bar, c_prev = results(bind("lstm_cell_grad", a, c, h_bar, c_bar))
+    if a_bar is not None:
+        z_bar = _acts_grad(a, a_bar) if z_bar is None else z_bar + _acts_grad(a, a_bar)
+    return [z_bar, c_prev]
 
 
 # --- code generation ----------------------------------------------------------------------------------
@@ -137,8 +157,8 @@ def _emitter(numpy_kernel, cpu_kernel):
 Primitive("lstm_cell", _lstm_cell_rule, lstm_kernels.lstm_cell_np, jvp=_derived_jvp(_cell, ("z", "c")),
           vjp=_lstm_cell_vjp, emit=_emitter("lstm_cell_np", "lstm_cell_fwd"))
 Primitive("lstm_cell_grad", _lstm_cell_grad_rule, lstm_kernels.lstm_cell_grad_np,
-          jvp=_derived_jvp(_cell_grad, ("z", "c", "h_bar", "c_bar")),
-          vjp=_derived_vjp(_cell_grad, ("z", "c", "h_bar", "c_bar")),
+          jvp=_derived_jvp(_cell_grad, ("a", "c", "h_bar", "c_bar")),
+          vjp=_derived_vjp(_cell_grad, ("a", "c", "h_bar", "c_bar")),
           emit=_emitter("lstm_cell_grad_np", "lstm_cell_bwd"))
 
 
@@ -147,7 +167,8 @@ def lstm_cell(z, c):
     """One LSTM step after its matrix products: ``(h, c')`` from the gate pre-activations
     ``z = x W + h U + b`` (N, 4H), gates in the order i, f, g, o, and the cell ``c`` (N, H):
     ``c' = sigmoid(z_f)*c + sigmoid(z_i)*tanh(z_g)``, ``h = sigmoid(z_o)*tanh(c')``. One fused
-    kernel forward and one backward on every target; rank-1 z (4H,) and c (H,) work too.
+    kernel forward and one backward on every target; rank-1 z (4H,) and c (H,) work too. (The
+    node has a third result, the activated gates, which its VJP reads.)
 
     >>> import numpy as np
     >>> from adjit import engine, ops
@@ -159,4 +180,5 @@ def lstm_cell(z, c):
     if z.ndim == 1 and c.ndim == 1:
         h, c_new = lstm_cell(expand_dims(z, 0), expand_dims(c, 0))
         return squeeze(h, 0), squeeze(c_new, 0)
-    return results(bind("lstm_cell", z, c))
+    h, c_new, _ = results(bind("lstm_cell", z, c))
+    return h, c_new

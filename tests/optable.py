@@ -204,16 +204,19 @@ def _lstm_gates(z):
 
 
 def _lstm_ref(z, c, which="both"):
-    """The LSTM cell written out: h and c' side by side (or h alone)."""
+    """The LSTM cell written out: h and c' side by side (or h alone, the activated gates alone,
+    or all three results of the node)."""
     i, f, g, o = _lstm_gates(z)
     c_new = f * c + i * g
     h = o * np.tanh(c_new)
-    return h if which == "h" else np.concatenate([h, c_new], axis=-1)
+    picked = {"h": [h], "both": [h, c_new], "a": [i, f, g, o], "all": [h, c_new, i, f, g, o]}[which]
+    return np.concatenate(picked, axis=-1)
 
 
-def _lstm_grad_ref(z, c, h_bar, c_bar):
-    """The cell's VJP written out by the chain rule: z_bar and c_bar_prev side by side."""
-    i, f, g, o = _lstm_gates(z)
+def _lstm_grad_ref(a, c, h_bar, c_bar):
+    """The cell's VJP written out by the chain rule, from the activated gates a: z_bar and
+    c_bar_prev side by side."""
+    i, f, g, o = np.split(a, 4, axis=-1)
     t = np.tanh(f * c + i * g)
     d = c_bar + h_bar * o * (1 - t ** 2)
     return np.concatenate([d * g * i * (1 - i), d * c * f * (1 - f), d * i * (1 - g ** 2), h_bar * t * o * (1 - o),
@@ -221,6 +224,9 @@ def _lstm_grad_ref(z, c, h_bar, c_bar):
 
 
 def _lstm(z, c, which="both"):
+    if which in ("a", "all"):  # the node's third result, which the front end does not return
+        h, c_new, a = (bind("result", bind("lstm_cell", z, c), index=k) for k in range(3))
+        return a if which == "a" else ops.concatenate([h, c_new, a], axis=-1)
     h, c_new = ops.lstm_cell(z, c)
     return h if which == "h" else ops.concatenate([h, c_new], axis=-1)
 
@@ -353,7 +359,8 @@ TABLE = [
     OpInfo("scan", _scan, _scan_ref, [S((3,), (4, 3)), S((), (5,), reverse=True), S((2, 3), (3, 2, 3))],
            checks=ALL[:4] + ("grad2",)),
     # --- the fused LSTM cell: kernels and derivatives against the formula written out ----------
-    OpInfo("lstm_cell", _lstm, _lstm_ref, [S((8,), (2,)), S((3, 8), (3, 2), which="h"), S((2, 12), (2, 3))],
+    OpInfo("lstm_cell", _lstm, _lstm_ref, [S((8,), (2,)), S((3, 8), (3, 2), which="h"), S((2, 12), (2, 3)),
+                                          S((2, 8), (2, 2), which="a"), S((2, 8), (2, 2), which="all")],
            checks=ALL[:4] + ("grad2",)),
     # its VJP; the cpu and cuda kernels run in the row above (its VJP), its derivatives are ops'
     OpInfo("lstm_cell_grad", _lstm_grad, _lstm_grad_ref, [S((2, 4), (2, 1), (2, 1), (2, 1))],
