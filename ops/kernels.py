@@ -124,7 +124,7 @@ def dot_add(a, b, c):
     if m == 0 or n == 0 or k == 0:
         return c
     if not ((m <= 1 or c.strides[0] == n * c.itemsize) and (n <= 1 or c.strides[1] == c.itemsize)):
-        p = np.dot(a, b)
+        p = np.dot(np.ascontiguousarray(a), np.ascontiguousarray(b))
         for i in range(m):
             for j in range(n):
                 c[i, j] += p[i, j]
