@@ -11,8 +11,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,examples]'
 	touch $@
 
+# one pytest worker per core (pytest-xdist), each test file on one worker (its fixtures built once)
 test: $(VENV)/.installed
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/adjit demo
