@@ -28,7 +28,7 @@ from . import data
 from .layers import Conv2D, Dense, GlobalAvgPool2D, MaxPool2D
 from .model import Sequential
 from .optim import Adam
-from .plotting import pyplot
+from .plotting import pyplot, save_png
 from .train import fit
 
 
@@ -155,10 +155,7 @@ def plot_feature_maps(image, layers: dict, path, title: str = "") -> Path:
         ax.set_title(f"{name}: {maps.shape[-1]} maps {maps.shape[0]}x{maps.shape[1]}")
         ax.axis("off")
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return save_png(fig, path)
 
 
 def plot_cams(images, cams, titles, path, cols: int = 5, shared: bool = False) -> Path:
@@ -180,7 +177,4 @@ def plot_cams(images, cams, titles, path, cols: int = 5, shared: bool = False) -
         else:
             ax.imshow(cam, cmap="jet", vmin=cam.min(), vmax=cam.max(), alpha=0.45, interpolation="bilinear")
         ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return save_png(fig, path)

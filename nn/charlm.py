@@ -28,7 +28,7 @@ from ..engine import Function, var
 from .layers import Dense, Embedding
 from .model import Sequential
 from .optim import Adam
-from .plotting import pyplot
+from .plotting import pyplot, save_png
 from .recurrent import LSTM, lstm_cell
 from .train import train_step
 
@@ -244,7 +244,4 @@ def plot_bpc(history: dict, unigram_bits: float, path) -> Path:
     ax.set_ylabel("bits per character")
     ax.legend()
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return save_png(fig, path)

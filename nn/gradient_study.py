@@ -18,7 +18,7 @@ import numpy as np
 from .. import compiler, engine, ops
 from . import initializers
 from .optim import clip_by_global_norm
-from .plotting import pyplot
+from .plotting import pyplot, save_png
 from .recurrent import elman_cell, lstm_cell
 
 LENGTHS = (1, 2, 5, 10, 20, 50, 100)
@@ -99,6 +99,4 @@ def plot(result: dict, path) -> None:
     ax.set_title("Vanishing and exploding gradients")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_png(fig, path)

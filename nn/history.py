@@ -5,7 +5,7 @@ import csv
 import json
 from pathlib import Path
 
-from .plotting import pyplot
+from .plotting import pyplot, save_png
 
 
 class History:
@@ -59,7 +59,4 @@ class History:
         ax.set_ylabel("loss")
         ax.legend()
         ax.grid(alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        return Path(path)
+        return save_png(fig, path)

@@ -34,6 +34,15 @@ def _offset(q, shape, strides):
     return off
 
 
+@cuda.jit(device=True, inline=True)
+def _index4(f, a):
+    """The (n, i, j, c) of element ``f`` of a 4-D C-ordered array ``a`` (its flat index)."""
+    d1, d2, d3 = a.shape[1], a.shape[2], a.shape[3]
+    c, q = f % d3, f // d3
+    j, q = q % d2, q // d2
+    return q // d1, q % d1, j, c
+
+
 @cuda.jit(device=True)
 def _block_sum(tree, t, value):
     """The sum of ``value`` over the threads of the block (a tree in shared memory ``tree``;
@@ -232,12 +241,9 @@ def conv2d(x, w, sh, sw, pt, pl, dh, dw, out):
     """``out[n,i,j,co] = sum_{m,p,ci} x[n, i*sh + m*dh - pt, j*sw + p*dw - pl, ci] * w[m,p,ci,co]``
     (x (N,H,W,Cin), w (KH,KW,Cin,Cout), out (N,OH,OW,Cout); cells outside x are zero). One
     thread per output element."""
-    _, oh, ow, cout = out.shape
     h, wd, cin = x.shape[1], x.shape[2], x.shape[3]
     for f in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-        co, q = f % cout, f // cout
-        j, q = q % ow, q // ow
-        i, n = q % oh, q // oh
+        n, i, j, co = _index4(f, out)
         acc = out.dtype.type(0)
         for m in range(w.shape[0]):
             r = i * sh + m * dh - pt
@@ -256,12 +262,9 @@ def conv2d_input_grad(ct, w, sh, sw, pt, pl, dh, dw, dx):
     ``ct[n,i,j,co] * w[m,p,ci,co]`` over the taps (m, p) and output cells (i, j) with
     ``i*sh + m*dh - pt == r`` and ``j*sw + p*dw - pl == c``. ct (N,OH,OW,Cout), dx (N,H,W,Cin).
     One thread per element of dx, gathering: no atomics, the same sum order on every run."""
-    _, h, wd, cin = dx.shape
     oh, ow, cout = ct.shape[1], ct.shape[2], ct.shape[3]
     for f in range(cuda.grid(1), dx.size, cuda.gridsize(1)):
-        ci, q = f % cin, f // cin
-        c, q = q % wd, q // wd
-        r, n = q % h, q // h
+        n, r, c, ci = _index4(f, dx)
         acc = dx.dtype.type(0)
         for m in range(w.shape[0]):
             u = r + pt - m * dh
@@ -282,13 +285,10 @@ def conv2d_weight_grad(x, ct, sh, sw, pt, pl, dh, dw, dw_out):
     memory adds their partial sums (blockDim.x a power of two)."""
     tree = cuda.shared.array(THREADS, dw_out.dtype)
     t = cuda.threadIdx.x
-    _, h, wd, cin = x.shape
-    nb, oh, ow, cout = ct.shape
-    kw = dw_out.shape[1]
+    h, wd = x.shape[1], x.shape[2]
+    nb, oh, ow = ct.shape[0], ct.shape[1], ct.shape[2]
     for e in range(cuda.blockIdx.x, dw_out.size, cuda.gridDim.x):
-        co, q = e % cout, e // cout
-        ci, q = q % cin, q // cin
-        p, m = q % kw, q // kw
+        m, p, ci, co = _index4(e, dw_out)
         acc = dw_out.dtype.type(0)
         for s in range(t, nb * oh * ow, cuda.blockDim.x):
             j, q2 = s % ow, s // ow
@@ -308,11 +308,8 @@ def maxpool2d(x, t, ph, pw, sh, sw, pt, pl, out):
     (t is x for the pooling itself; another t gives the pooling's JVP). Padded cells never win,
     a NaN does, the first maximum in row-major window order wins a tie; 0 for a window wholly in
     the padding. One thread per output element."""
-    _, oh, ow, ch = out.shape
     for f in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-        c, q = f % ch, f // ch
-        j, q = q % ow, q // ow
-        i, n = q % oh, q // oh
+        n, i, j, c = _index4(f, out)
         r, s = _window_argmax(x, n, c, i * sh - pt, j * sw - pl, ph, pw)
         out[n, i, j, c] = t[n, r, s, c] if r >= 0 else out.dtype.type(0)
 
@@ -323,12 +320,9 @@ def maxpool2d_grad(x, ct, ph, pw, sh, sw, pt, pl, dx):
     maximum in row-major window order; a NaN wins); overlapping windows add up. One thread per
     element of dx gathers from the windows that contain it (recomputing their winners): no
     atomics, no zero fill."""
-    _, h, wd, ch = dx.shape
     oh, ow = ct.shape[1], ct.shape[2]
     for f in range(cuda.grid(1), dx.size, cuda.gridsize(1)):
-        c, q = f % ch, f // ch
-        s, q = q % wd, q // wd
-        r, n = q % h, q // h
+        n, r, s, c = _index4(f, dx)
         acc = dx.dtype.type(0)
         i_lo, i_hi = _windows(r, pt, ph, sh, oh)
         j_lo, j_hi = _windows(s, pl, pw, sw, ow)
@@ -344,12 +338,9 @@ def maxpool2d_grad(x, ct, ph, pw, sh, sw, pt, pl, dx):
 def avgpool2d(x, ph, pw, sh, sw, pt, pl, out):
     """``out[n,i,j,c]``: the mean of x over the cells of the window at (i*sh - pt, j*sw - pl)
     that lie inside x (padded cells are not counted); 0/0 (NaN) for a window wholly in the padding."""
-    _, oh, ow, ch = out.shape
     h, wd = x.shape[1], x.shape[2]
     for f in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-        c, q = f % ch, f // ch
-        j, q = q % ow, q // ow
-        i, n = q % oh, q // oh
+        n, i, j, c = _index4(f, out)
         r0, c0 = i * sh - pt, j * sw - pl
         acc = out.dtype.type(0)
         for r in range(max(r0, 0), min(r0 + ph, h)):
@@ -363,12 +354,10 @@ def avgpool2d(x, ph, pw, sh, sw, pt, pl, out):
 def avgpool2d_grad(ct, ph, pw, sh, sw, pt, pl, dx):
     """The adjoint of ``avgpool2d``: each window's cotangent, divided by its count of inside
     cells, goes to each of them. One thread per element of dx gathers from its windows."""
-    _, h, wd, ch = dx.shape
+    h, wd = dx.shape[1], dx.shape[2]
     oh, ow = ct.shape[1], ct.shape[2]
     for f in range(cuda.grid(1), dx.size, cuda.gridsize(1)):
-        c, q = f % ch, f // ch
-        s, q = q % wd, q // wd
-        r, n = q % h, q // h
+        n, r, s, c = _index4(f, dx)
         acc = dx.dtype.type(0)
         i_lo, i_hi = _windows(r, pt, ph, sh, oh)
         j_lo, j_hi = _windows(s, pl, pw, sw, ow)
