@@ -32,8 +32,8 @@ def cache_dir() -> Path:
 
 def _versions() -> str:
     from .. import __version__
-    from ..ops import conv_kernels, kernels, lstm_kernels, vmath
-    sources = "".join(inspect.getsource(m) for m in (kernels, conv_kernels, lstm_kernels, vmath))
+    from ..ops import conv_kernels, gemm_kernels, kernels, lstm_kernels, vmath
+    sources = "".join(inspect.getsource(m) for m in (kernels, conv_kernels, gemm_kernels, lstm_kernels, vmath))
     kernel_hash = hashlib.sha256(sources.encode()).hexdigest()[:16]
     return f"adjit={__version__} numba={numba.__version__} numpy={np.__version__} kernels={kernel_hash}"
 

@@ -31,6 +31,7 @@ from adjit.ops import vmath as _m  # noqa: F401
 
 # "call" primitives whose cpu code already yields a scalar for a rank-0 result
 _SCALAR_RESULT = ("getitem", "dim_size")
+PACKED_OPERAND = ("matmul", "matmul_add")  # products whose b may come packed (``Nested.inline``)
 LANES = 16  # partial sums per vectorized float reduction
 
 
@@ -141,7 +142,7 @@ class Nested:
     def __init__(self, prog: Program, emitter: "LoopEmitter" = None):
         self.prog, self.emitter = prog, emitter
 
-    def inline(self, f: Function, refs, dims, prefix: str, carries: int = 0) -> tuple:
+    def inline(self, f: Function, refs, dims, prefix: str, carries: int = 0, packed=None) -> tuple:
         """(lines, output expressions, output sizes, owned carries) for ``f`` with its inputs bound
         to the expressions ``refs``, whose runtime sizes are ``dims`` (one tuple of size
         expressions per input). Names made for ``f`` start with ``prefix``. An output's sizes are
@@ -150,11 +151,15 @@ class Nested:
 
         ``carries``: the first inputs are a loop's carries, output j being input j's next value.
         The lines may then overwrite the carries listed in "owned carries" (cpu code updates an
-        accumulator in place): the caller must give the first step a copy of each of those."""
+        accumulator in place): the caller must give the first step a copy of each of those.
+
+        ``packed``: {input index: expression} of matrices the caller packed for our GEMM
+        (``gemm_kernels.pack``); products by them use the packed copy (cpu)."""
         sub = Program(f, self.prog.target, self.prog, prefix, refs)
         emitter = LoopEmitter(f, prog=sub) if self.emitter is None else self.emitter.child(f, sub)
         emitter._dims.update((i.id, tuple(d)) for i, d in zip(f.inputs, dims))
         emitter.carries = carries
+        emitter.packed = {f.inputs[j].id: e for j, e in (packed or {}).items()}
         if sub.target == "numpy":
             lines, outs = _numpy_lines(sub), [sub.ref(o) for o in f.outputs]
         else:
@@ -181,6 +186,7 @@ class LoopEmitter:
         self._dims = {}
         self.carries = 0  # leading inputs that are a loop's carries (see ``Nested.inline``)
         self.owned_carries = []  # the carries this code may overwrite
+        self.packed = {}  # node id -> expression of its packed copy (see ``Nested.inline``)
 
     def dims(self, n: Node) -> tuple:
         """Runtime size expressions of each dimension of ``n``."""
@@ -273,10 +279,11 @@ class LoopEmitter:
         if n.multiple or any(i.multiple for i in n.inputs):  # a scan and its results: rank 0 stays scalar
             return lines + _emit(self.prog, n, out, args, self)
         args = [f"np.asarray({a})" if i.ndim == 0 else a for a, i in zip(args, n.inputs)]
+        extra = {"packed": self.packed[n.inputs[-1].id]} if n.prim in PACKED_OPERAND and n.inputs[-1].id in self.packed else {}
         if prim.in_place is not None:  # the result may take an input's buffer
-            lines += prim.emit("cpu", n, out, *args, in_place=self.plan.donate(n, k, n.inputs[prim.in_place]))
+            lines += prim.emit("cpu", n, out, *args, in_place=self.plan.donate(n, k, n.inputs[prim.in_place]), **extra)
             return lines
-        lines += prim.emit("cpu", n, out, *args)
+        lines += prim.emit("cpu", n, out, *args, **extra)
         if n.ndim == 0 and n.prim not in _SCALAR_RESULT:
             lines.append(f"{out} = {out}[()]")
         return lines

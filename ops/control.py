@@ -123,6 +123,14 @@ def _empty(target: str, shape: str, dtype: str) -> str:
     return f"cuda.device_array({shape}, dtype={dtype})" if target == "cuda" else f"np.empty({shape}, dtype={dtype})"
 
 
+def _packable(body: Function, nc: int, nk: int) -> list:
+    """The body's loop-invariant inputs (its consts) that multiply from the right in a float32
+    matrix product: weights, packed once before the loop for our GEMM (``gemm_kernels``)."""
+    consts = {body.inputs[j].id: j for j in range(nc, nc + nk)}
+    return sorted({consts[m.inputs[-1].id] for m in body.nodes if m.prim in ("matmul", "matmul_add")
+                   and m.inputs[-1].id in consts and m.dtype == "float32" and all(i.ndim == 2 for i in m.inputs)})
+
+
 def _scan_emit(target, n, out, *args, nested):
     """A real loop: carries are local variables, each step reads the xs at index ``t`` and writes
     the ys into stacks allocated before the loop; the body's code comes from the compiler
@@ -146,7 +154,9 @@ def _scan_emit(target, n, out, *args, nested):
     typed = ["{}" if target == "cuda" else _typed(i) for i in n.inputs[:nc]]
     dims = [_shape_dims(a, i) for a, i in zip(args[:nc + nk], n.inputs)]
     dims += [_shape_dims(x, i)[1:] for x, i in zip(xs, x_nodes)]
-    code, outs, out_dims, owned = nested.inline(body, carries + list(consts) + slices, dims, f"{out}_", nc)
+    packed = {j: f"{out}_b{j}" for j in _packable(body, nc, nk)} if target == "cpu" else {}
+    lines += [f"{e} = _k.pack_panels({args[j]})  # for the GEMM at every step" for j, e in packed.items()]
+    code, outs, out_dims, owned = nested.inline(body, carries + list(consts) + slices, dims, f"{out}_", nc, packed)
     # a carry the body may overwrite (an accumulator updated in place) starts as a copy of its init
     lines += [f"{c} = {a}.copy()  # carry, owned by the loop" if j in owned else f"{c} = {cast.format(a)}  # carry"
               for j, (c, a, cast) in enumerate(zip(carries, init, typed))]

@@ -14,6 +14,8 @@ from .conv_kernels import (avgpool2d_bwd, avgpool2d_fwd, avgpool2d_grad_np, avgp
                            conv2d_bwd_input, conv2d_bwd_weight, conv2d_fwd, conv2d_input_grad_np, conv2d_np,
                            conv2d_weight_grad_np, maxpool2d_bwd, maxpool2d_fwd, maxpool2d_gather,
                            maxpool2d_gather_np, maxpool2d_grad_np, maxpool2d_np)
+from .gemm_kernels import gemm, gemm_packed, rows_suit, suits
+from .gemm_kernels import pack as pack_panels  # noqa: F401
 from .lstm_kernels import lstm_cell_bwd, lstm_cell_fwd, lstm_cell_grad_np, lstm_cell_np  # noqa: F401
 
 
@@ -82,8 +84,11 @@ def take_grad_2d(ct, idx, n):
 
 @numba.njit(cache=True)
 def dot(a, b):
-    """``np.dot`` behind a cached kernel: typing np.dot costs numba ~0.6 s per signature, in
+    """``a @ b`` of two matrices: our own GEMM where it is faster (``gemm_kernels.suits``), else
+    ``np.dot`` (BLAS). Behind a cached kernel: typing np.dot costs numba ~0.6 s per signature, in
     every generated function that uses it; a call to this costs ~0.1 s once it is cached."""
+    if suits(a, b):
+        return gemm(a, b, np.empty((a.shape[0], b.shape[1]), dtype=a.dtype), False)
     return np.dot(a, b)
 
 
@@ -129,6 +134,8 @@ def dot_add(a, b, c):
             for j in range(n):
                 c[i, j] += p[i, j]
         return c
+    if suits(a, b):
+        return gemm(a, b, c, True)
     a2, ta, lda = _gemm_operand(a)
     b2, tb, ldb = _gemm_operand(b)
     one = np.ones(1, dtype=c.dtype)
@@ -138,6 +145,23 @@ def dot_add(a, b, c):
     if r != 0:
         raise RuntimeError("dot_add: BLAS gemm failed")
     return c
+
+
+@numba.njit(cache=True)
+def dot_packed(a, b, panels):
+    """``a @ b`` with b also given packed (``gemm_kernels.pack``, done once before a loop that
+    multiplies by the same weights at every step)."""
+    if rows_suit(a, panels):
+        return gemm_packed(a, panels, b.shape[1], np.empty((a.shape[0], b.shape[1]), dtype=a.dtype), False)
+    return np.dot(a, b)
+
+
+@numba.njit(cache=True)
+def dot_add_packed(a, b, panels, c):
+    """``c += a @ b`` in place with b also given packed, as ``dot_packed``; returns c."""
+    if rows_suit(a, panels) and c.flags.c_contiguous:
+        return gemm_packed(a, panels, b.shape[1], c, True)
+    return dot_add(a, b, c)
 
 
 @numba.njit(cache=True)

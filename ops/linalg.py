@@ -46,12 +46,14 @@ def _matmul_vjp(ct, primals, ans):
     return [unbroadcast(bind("matmul", ct, swap_last(y)), x), unbroadcast(bind("matmul", swap_last(x), ct), y)]
 
 
-def _matmul_emit(target, n, out, a, b):
+def _matmul_emit(target, n, out, a, b, packed=None):
     x, y = n.inputs
     if target == "numpy":
         return [f"{out} = np.matmul({a}, {b})"]
     if target == "cuda":
         return [f"{out} = _cu.matmul({a}, {b})"]
+    if packed:  # b was packed before the loop this product runs in (see ``_scan_emit``)
+        return [f"{out} = _k.dot_packed({a}, {b}, {packed})"]
     if x.ndim == 2 and y.ndim == 2:
         return [f"{out} = _k.dot({a}, {b})"]
     if y.ndim == 2:  # a stack of matrices times one matrix: a single GEMM
@@ -112,13 +114,13 @@ def _matmul_add_vjp(ct, primals, ans):
     return [ct, *_matmul_vjp(ct, primals[1:], ans)]
 
 
-def _matmul_add_emit(target, n, out, c, a, b, in_place=False):
+def _matmul_add_emit(target, n, out, c, a, b, in_place=False, packed=None):
     if target == "numpy":
         return [f"{out} = {c} + np.matmul({a}, {b})"]
     if target == "cuda":
         return [f"{out} = _cu.matmul_add({c}, {a}, {b})"]
-    return [f"{out} = _k.dot_add({a}, {b}, {c if in_place else f'{c}.copy()'})"
-            + ("  # accumulates in place: c is dead" if in_place else "")]
+    call = f"_k.dot_add_packed({a}, {b}, {packed}, " if packed else f"_k.dot_add({a}, {b}, "
+    return [f"{out} = {call}{c if in_place else f'{c}.copy()'})" + ("  # accumulates in place: c is dead" if in_place else "")]
 
 
 Primitive("matmul_add", _matmul_add_rule, lambda c, a, b: c + np.matmul(a, b), jvp=_matmul_add_jvp,
