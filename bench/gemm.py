@@ -22,22 +22,21 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 from adjit.ops import gemm_kernels as G  # noqa: E402
-from adjit.ops import kernels as K  # noqa: E402
 
 from .timing import per_call  # noqa: E402
 
-SHAPES = [  # (m, k, n, where it comes from); "^T": a is a transposed view, as the gradient reads it
-    (32, 128, 512, "W6 LSTM: h U (forward, every step)"),
-    (32, 512, 128, "W6 LSTM: dz U^T (reverse, every step)"),
-    (128, 32, 512, "W6 LSTM: h^T dz (reverse, every step)"),
-    (32, 32, 512, "W6 LSTM: x_t W (forward, every step)"),
-    (32, 32, 512, "W6 LSTM: x_t^T dz (reverse, every step)"),
-    (64, 784, 256, "W3 MLP: x W1"),
-    (784, 64, 256, "W3 MLP: x^T dz1"),
-    (64, 256, 10, "W3 MLP: h W2"),
-    (1, 64, 64, "W6 tiny RNN: h U (batch 1)"),
-    (256, 256, 256, "square, 256"),
-    (1024, 1024, 1024, "square, 1024"),
+SHAPES = [  # (m, k, n, operands given as transposed views: "a", "b" or "", where it comes from)
+    (32, 128, 512, "", "W6 LSTM: h U (forward, every step)"),
+    (32, 512, 128, "b", "W6 LSTM: dz U^T (reverse, every step)"),
+    (128, 32, 512, "a", "W6 LSTM: h^T dz (reverse, every step)"),
+    (32, 32, 512, "", "W6 LSTM: x_t W (forward, every step)"),
+    (32, 32, 512, "a", "W6 LSTM: x_t^T dz (reverse, every step)"),
+    (64, 784, 256, "", "W3 MLP: x W1"),
+    (784, 64, 256, "a", "W3 MLP: x^T dz1"),
+    (64, 256, 10, "", "W3 MLP: h W2"),
+    (1, 64, 64, "", "W6 tiny RNN: h U (batch 1)"),
+    (256, 256, 256, "", "square, 256"),
+    (1024, 1024, 1024, "", "square, 1024"),
 ]
 
 
@@ -62,10 +61,11 @@ def _ours_packed(a, b, panels, reps):
     return c
 
 
-def measure(m, k, n, transposed=False, reps=20) -> dict:
+def measure(m, k, n, transposed="", reps=20) -> dict:
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(m, k)).astype(np.float32), rng.normal(size=(k, n)).astype(np.float32)
-    a = np.ascontiguousarray(a.T).T if transposed else a
+    a = np.ascontiguousarray(a.T).T if "a" in transposed else a
+    b = np.ascontiguousarray(b.T).T if "b" in transposed else b
     panels = G.pack(b)
     want = a.astype(np.float64) @ b
     for got in (_blas(a, b, 1), _ours(a, b, 1), _ours_packed(a, b, panels, 1)):
@@ -85,10 +85,10 @@ def table() -> str:
     lines = [f"Float32 products on one thread, {platform.processor() or platform.machine()}, vector registers of "
              f"{G.VECTOR_BYTES} bytes; min over 7 runs of loops of 20 products (`python -m bench.gemm`). "
              "Ratios are ours over BLAS from the same run (below 1: ours is faster).", "",
-             "| m x k x n | where | BLAS | ours, b packed per call | ratio | ours, b packed once | ratio | GFLOP/s (ours, packed once) | _k.dot takes |",
+             "| m x k x n | where (a transposed view is read in place) | BLAS | ours, b packed per call | ratio | ours, b packed once | ratio | GFLOP/s (ours, packed once) | _k.dot takes |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for m, k, n, where in SHAPES:
-        t = measure(m, k, n, "^T" in where, reps=2 if m * k * n > 1 << 26 else 20)
+    for m, k, n, transposed, where in SHAPES:
+        t = measure(m, k, n, transposed, reps=2 if m * k * n > 1 << 26 else 20)
         lines.append(f"| {m} x {k} x {n} | {where} | {_us(t['blas'])} | {_us(t['ours'])} | {t['ours'] / t['blas']:.2f}x "
                      f"| {_us(t['packed'])} | {t['packed'] / t['blas']:.2f}x | {2 * m * k * n / t['packed'] / 1e9:.0f} "
                      f"| {t['taken']} |")

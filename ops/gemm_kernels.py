@@ -1,18 +1,25 @@
-"""Our own GEMM for small products, ``c (+)= a @ b`` in float32 or float64, for the cpu target.
+"""Our own GEMM for small float32 products, ``c (+)= a @ b``, for the cpu target.
 
 Why: OpenBLAS packs both operands at every call and its blocking is tuned for large products. The
 products of a recurrent step are small and repeated (an LSTM step with batch 32 and 128 units:
 32 x 128 @ 128 x 512, three such per step and direction): there OpenBLAS reached ~70 GFLOP/s on
 one core of the machine in bench/RESULTS_RNN.md, where this kernel reaches ~90 packing b at each
-call and ~115 when b was packed once before the loop (``pack`` + ``gemm_packed``).
+call and ~110 when b was packed once before the loop (``pack`` + ``gemm_packed``; the table is
+bench/GEMM.md, ``python -m bench.gemm``).
 
-How: b is copied into panels of ``PANEL`` columns, each panel k rows of contiguous values (zero
+How: b is copied into panels of ``WIDTH`` columns, each panel k rows of contiguous values (zero
 padded on the right). A register block of ``ROWS`` rows of c times one panel is accumulated in
 SIMD registers over all of k (``_block``: LLVM IR with explicit vectors, so the accumulators
-never touch memory), then stored or added into c. The width of a vector is the host's widest
+never touch memory), then stored or added into c. The width of a vector is that of the widest
 register (AVX-512: 64 bytes, AVX: 32, else 16), two vectors per row; rows and columns that do
 not fill a block are computed in a zero-padded scratch block and copied back. Each element is an
 fma chain over k in order, so results agree with BLAS to rounding (tests/test_gemm_kernels.py).
+
+The kernels are compiled once (numba's cache) as C-callable functions and registered with LLVM
+under a name (``adjit_gemm_f32``, ``adjit_pack_f32``), as numba does for BLAS: generated code
+links a call to them, where calling them as numba functions made every generated module that
+multiplies matrices optimize and emit their code again (about 1 s of compile time each).
+Float64 is left to BLAS: the same kernel only matched it.
 """
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ from llvmlite import binding as llvm
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
+from numba.np.linalg import ensure_blas
 
 
 def _vector_bytes() -> int:
@@ -40,14 +48,14 @@ VECTOR_BYTES = _vector_bytes()
 ROWS, VECTORS = 4, 2   # a block: 4 rows x 2 vectors of c, 8 accumulators (16 registers suffice)
 
 
-PANEL_BYTES = VECTORS * VECTOR_BYTES   # a panel's row: PANEL_BYTES // itemsize columns
+WIDTH = VECTORS * VECTOR_BYTES // 4   # float32 columns in a panel
 
 
 @intrinsic
 def _block(typingctx, c, c_off, ldc, a, a_off, a_row, a_col, bp, bp_off, k, add):
     """c[ROWS, panel] at offset c_off (row stride ldc, unit column stride) = (or +=) the rows of a
-    at offset a_off (strides a_row, a_col) times the packed panel at bp_off; offsets and strides
-    in elements, the arrays' dtypes equal."""
+    at offset a_off (strides a_row, a_col) times the packed panel at bp_off; float32 arrays (only
+    their data pointers are read), offsets and strides in elements."""
     sig = types.void(c, types.intp, types.intp, a, types.intp, types.intp, types.intp, bp, types.intp,
                      types.intp, types.boolean)
 
@@ -56,13 +64,10 @@ def _block(typingctx, c, c_off, ldc, a, a_off, a_row, a_col, bp, bp_off, k, add)
         data = [context.make_array(signature.args[i])(context, builder, v).data
                 for i, v in ((0, c_), (3, a_), (7, bp_))]
         c_data, a_data, b_data = data
-        scalar = context.get_value_type(signature.args[0].dtype)
-        item = signature.args[0].dtype.bitwidth // 8   # vectors are aligned to one element only
-        lanes = VECTOR_BYTES // item
+        scalar, item, lanes = ir.FloatType(), 4, VECTOR_BYTES // 4   # vectors aligned to one element
         vec = ir.VectorType(scalar, lanes)
         width = lanes * VECTORS
-        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3),
-                                             f"llvm.fma.v{lanes}{'f32' if scalar == ir.FloatType() else 'f64'}")
+        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3), f"llvm.fma.v{lanes}f32")
         ity = k.type
 
         def const(v):
@@ -113,89 +118,233 @@ def _block(typingctx, c, c_off, ldc, a, a_off, a_row, a_col, bp, bp_off, k, add)
     return sig, codegen
 
 
-@intrinsic
-def _panel_width(typingctx, x):
-    """Columns of a panel for x's dtype, as a compile-time constant (``x.itemsize`` is read at run
-    time in numba, which made ``pack``'s loops 3x slower)."""
-    width = PANEL_BYTES // (x.dtype.bitwidth // 8)
-    return types.intp(x), lambda context, builder, sig, args: ir.Constant(ir.IntType(64), width)
+# numba caches the compiled entry points only inside adjit: they are compiled when the module is
+# imported, and a cache filled then imports the module again by the name it had, which for a
+# module exported from adjit (compiler.export) need not be the name the next process gives it
+_CACHE = __name__.split(".")[0] == "adjit"
 
 
-@numba.njit(cache=True, nogil=True)
-def pack(b):
-    """b (k, n), any strides, as panels (n / PANEL rounded up, k, PANEL), zero padded."""
-    k, n = b.shape
-    width = _panel_width(b)
-    out = np.empty(((n + width - 1) // width, k, width), dtype=b.dtype)
-    by_columns = k > 1 and b.strides[0] == b.itemsize   # a transposed view: read along its columns
-    for p in range(out.shape[0]):
-        cols = min(width, n - p * width)
-        if by_columns:
+@numba.njit(cache=_CACHE, nogil=True)
+def _gemm_flat(a, m, k, a_row, a_col, panels, n, c, ldc, add):
+    """``gemm_packed`` on flat views: a's element (i, kk) at i a_row + kk a_col, c's (i, j) at
+    i ldc + j."""
+    full_rows, full_panels, count = m - m % ROWS, n // WIDTH, (n + WIDTH - 1) // WIDTH
+    scratch = np.empty(ROWS * WIDTH, dtype=np.float32)
+    for p in range(count):
+        for i in range(0, full_rows, ROWS):
+            if p < full_panels:
+                _block(c, i * ldc + p * WIDTH, ldc, a, i * a_row, a_row, a_col, panels, p * k * WIDTH, k, add)
+            else:
+                _block(scratch, 0, WIDTH, a, i * a_row, a_row, a_col, panels, p * k * WIDTH, k, False)
+                _copy_back(scratch, c, i * ldc + p * WIDTH, ldc, ROWS, n - p * WIDTH, add)
+    if full_rows < m:   # the last rows, through a zero-padded copy of a
+        rest = np.zeros(ROWS * k, dtype=np.float32)
+        for r in range(m - full_rows):
+            for kk in range(k):
+                rest[r * k + kk] = a[(full_rows + r) * a_row + kk * a_col]
+        for p in range(count):
+            _block(scratch, 0, WIDTH, rest, 0, k, 1, panels, p * k * WIDTH, k, False)
+            _copy_back(scratch, c, full_rows * ldc + p * WIDTH, ldc, m - full_rows, min(WIDTH, n - p * WIDTH), add)
+
+
+@numba.njit(cache=_CACHE, nogil=True)
+def _copy_back(scratch, c, at, ldc, rows, cols, add):
+    for r in range(rows):
+        for j in range(cols):
+            v = scratch[r * WIDTH + j]
+            c[at + r * ldc + j] = c[at + r * ldc + j] + v if add else v
+
+
+@numba.njit(cache=_CACHE, nogil=True)
+def _pack_flat(b, k, n, b_row, b_col, out):
+    """``pack`` on flat views: b's element (kk, j) at kk b_row + j b_col."""
+    for p in range((n + WIDTH - 1) // WIDTH):
+        cols, base = min(WIDTH, n - p * WIDTH), p * k * WIDTH
+        if b_row == 1 and k > 1:   # a transposed view: read along its columns
             for j in range(cols):
                 for kk in range(k):
-                    out[p, kk, j] = b[kk, p * width + j]
+                    out[base + kk * WIDTH + j] = b[kk + (p * WIDTH + j) * b_col]
         else:
             for kk in range(k):
                 for j in range(cols):
-                    out[p, kk, j] = b[kk, p * width + j]
+                    out[base + kk * WIDTH + j] = b[kk * b_row + (p * WIDTH + j) * b_col]
         for kk in range(k):
-            for j in range(cols, width):
-                out[p, kk, j] = 0
+            for j in range(cols, WIDTH):
+                out[base + kk * WIDTH + j] = 0
+
+
+# --- the C-callable entry points, registered with LLVM by name -------------------------------------
+_f32p, _i = types.CPointer(types.float32), types.intp
+
+
+@numba.cfunc(types.void(_f32p, _i, _i, _i, _i, _f32p, _i, _f32p, _i, _i), cache=_CACHE, nogil=True)
+def _gemm_entry(a_ptr, m, k, a_row, a_col, panels_ptr, n, c_ptr, ldc, add):
+    a = numba.carray(a_ptr, (max((m - 1) * a_row + (k - 1) * a_col + 1, 0),))
+    panels = numba.carray(panels_ptr, ((n + WIDTH - 1) // WIDTH * k * WIDTH,))
+    c = numba.carray(c_ptr, ((m - 1) * ldc + n,))
+    _gemm_flat(a, m, k, a_row, a_col, panels, n, c, ldc, add != 0)
+
+
+@numba.cfunc(types.void(_f32p, _i, _i, _i, _i, _f32p), cache=_CACHE, nogil=True)
+def _pack_entry(b_ptr, k, n, b_row, b_col, out_ptr):
+    b = numba.carray(b_ptr, ((k - 1) * b_row + (n - 1) * b_col + 1,))
+    out = numba.carray(out_ptr, ((n + WIDTH - 1) // WIDTH * k * WIDTH,))
+    _pack_flat(b, k, n, b_row, b_col, out)
+
+
+def _external(name: str, entry, *args):
+    """``entry``'s address registered with LLVM as ``name``, and the function that calls it by
+    that name (pointers untyped): code calling it caches on disk, where an address could not."""
+    llvm.add_symbol(name, entry.address)
+    return types.ExternalFunction(name, types.void(*args))
+
+
+_gemm_f32 = _external("adjit_gemm_f32", _gemm_entry, types.voidptr, _i, _i, _i, _i, types.voidptr, _i, types.voidptr,
+                      _i, _i)
+_pack_f32 = _external("adjit_pack_f32", _pack_entry, types.voidptr, _i, _i, _i, _i, types.voidptr)
+
+
+# --- what the kernels call: argument checks and the calls, kept small ------------------------------
+# (generated code that calls these compiles them into its own module: no array copies or
+# assignments here, whose code would be optimized again in every such module)
+@numba.njit(cache=True, nogil=True)
+def pack(b):
+    """b (k, n) float32, any strides, as panels (n / WIDTH rounded up, k, WIDTH), zero padded;
+    no panels (an empty array, so ``rows_suit`` chooses BLAS) for a view with a negative stride."""
+    k, n = b.shape
+    if b.strides[0] < 0 or b.strides[1] < 0:
+        return np.empty((0, k, WIDTH), dtype=np.float32)
+    out = np.empty(((n + WIDTH - 1) // WIDTH, k, WIDTH), dtype=np.float32)
+    if k and n:
+        _pack_f32(b.ctypes, k, n, b.strides[0] // 4, b.strides[1] // 4, out.ctypes)
     return out
 
 
 @numba.njit(cache=True, nogil=True)
 def gemm_packed(a, panels, n, c, add):
     """c = a @ b (add: c += a @ b) in place, b given packed (``pack``) with n columns; a (m, k)
-    any strides, c (m, n) C-contiguous. Returns c."""
+    float32, any non-negative strides; c (m, n) C-contiguous. Returns c."""
     m, k = a.shape
-    width = panels.shape[2]
-    item = a.itemsize
-    a_row, a_col, ldc = a.strides[0] // item, a.strides[1] // item, c.strides[0] // item
-    full_rows, full_panels = m - m % ROWS, n // width
-    scratch = np.empty((ROWS, width), dtype=c.dtype)
-    for p in range(panels.shape[0]):
-        for i in range(0, full_rows, ROWS):
-            if p < full_panels:
-                _block(c, i * ldc + p * width, ldc, a, i * a_row, a_row, a_col, panels, p * k * width, k, add)
-            else:
-                _block(scratch, 0, width, a, i * a_row, a_row, a_col, panels, p * k * width, k, False)
-                _copy_back(scratch, c, i, ROWS, p * width, n - p * width, add)
-    if full_rows < m:   # the last rows, through a zero-padded copy of a
-        rest = np.zeros((ROWS, k), dtype=a.dtype)
-        rest[:m - full_rows] = a[full_rows:]
-        for p in range(panels.shape[0]):
-            _block(scratch, 0, width, rest, 0, k, 1, panels, p * k * width, k, False)
-            _copy_back(scratch, c, full_rows, m - full_rows, p * width, min(width, n - p * width), add)
+    if panels.shape[1] != k or panels.shape[0] != (n + WIDTH - 1) // WIDTH or c.shape[0] != m or c.shape[1] != n:
+        raise ValueError("gemm_kernels.gemm: shapes do not align")
+    if a.strides[0] < 0 or a.strides[1] < 0:
+        raise ValueError("gemm_kernels.gemm: negative strides")
+    if m and n:
+        _gemm_f32(a.ctypes, m, k, a.strides[0] // 4, a.strides[1] // 4, panels.ctypes, n, c.ctypes,
+                  c.strides[0] // 4, 1 if add else 0)
     return c
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _copy_back(scratch, c, row, rows, col, cols, add):
-    for r in range(rows):
-        for j in range(cols):
-            c[row + r, col + j] = c[row + r, col + j] + scratch[r, j] if add else scratch[r, j]
 
 
 @numba.njit(cache=True, nogil=True)
 def gemm(a, b, c, add):
-    """c = a @ b (add: c += a @ b) in place; a (m, k) and b (k, n) any strides, c C-contiguous."""
+    """c = a @ b (add: c += a @ b) in place; a (m, k) and b (k, n) float32, any non-negative
+    strides; c C-contiguous."""
     return gemm_packed(a, pack(b), b.shape[1], c, add)
 
 
 @numba.njit(cache=True, nogil=True)
 def suits(a, b):
     """Whether ``gemm`` (packing b at this call) beats BLAS for a @ b, as measured on one core
-    (AVX-512): float32; a block of rows and a panel of columns filled; b's packing repaid (64
-    rows of a, or 16 rows and 64 inner); and small enough (<= 2^25 multiply-adds) that BLAS's
-    threads and cache blocking would not do better. A float64 kernel only matched BLAS."""
+    (AVX-512, ``python -m bench.gemm``): float32; a block of rows and a panel of columns filled;
+    b's packing repaid (64 rows of a, or 16 rows and 64 inner) and quick (b's rows contiguous:
+    packing a transposed view costs 5x more, and BLAS reads one in place); small enough (<= 2^25
+    multiply-adds) that BLAS's threads and cache blocking would not do better."""
     m, k, n = a.shape[0], a.shape[1], b.shape[1]
-    return (a.itemsize == 4 and m >= 16 and k >= 8 and (m >= 64 or k >= 64) and n >= _panel_width(b)
-            and m * k * n <= 1 << 25)
+    return (a.itemsize == 4 and m >= 16 and k >= 8 and (m >= 64 or k >= 64) and n >= WIDTH
+            and m * k * n <= 1 << 25 and b.strides[1] == b.itemsize and b.strides[0] >= 0
+            and a.strides[0] >= 0 and a.strides[1] >= 0)
 
 
 @numba.njit(cache=True, nogil=True)
 def rows_suit(a, panels):
     """Whether a product with a b packed beforehand is faster here than by BLAS: a has at least
-    ``ROWS`` * 4 rows (fewer leave most of a register block or of BLAS's call cost idle)."""
-    return a.shape[0] >= 4 * ROWS and panels.size > 0
+    ``ROWS`` * 4 rows (fewer leave most of a register block or of BLAS's call cost idle), and
+    non-negative strides."""
+    return a.shape[0] >= 4 * ROWS and panels.size > 0 and a.strides[0] >= 0 and a.strides[1] >= 0
+
+
+# --- the products generated code calls (``_k.dot`` ...): ours where it is faster, else BLAS -----------
+@numba.njit(cache=True)
+def dot(a, b):
+    """``a @ b`` of two matrices: our own GEMM where it is faster (``gemm_kernels.suits``), else
+    ``np.dot`` (BLAS). Behind a cached kernel: typing np.dot costs numba ~0.6 s per signature, in
+    every generated function that uses it; a call to this costs ~0.1 s once it is cached."""
+    if suits(a, b):
+        return gemm(a, b, np.empty((a.shape[0], b.shape[1]), dtype=a.dtype), False)
+    return np.dot(a, b)
+
+
+# numba's own entry to BLAS gemm (scipy's cython_blas, as ``np.dot`` uses): an external symbol
+# resolved when the code is linked, so a kernel calling it caches on disk (a ctypes pointer would
+# be an address baked into the code, which numba refuses to cache).
+# numba_xxgemm(kind, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc), pointers untyped
+# so that one call serves float32 and float64.
+def _numba_gemm():
+    ensure_blas()  # registers the symbol
+    return types.ExternalFunction("numba_xxgemm", types.intc(
+        types.char, types.char, types.char, types.intp, types.intp, types.intp, types.voidptr, types.voidptr,
+        types.intp, types.voidptr, types.intp, types.voidptr, types.voidptr, types.intp))
+
+
+_xxgemm = _numba_gemm()
+
+
+@numba.njit(cache=True)
+def _gemm_operand(x):
+    """(x or a C-contiguous copy, transposition flag, leading dimension): a row-major 2-D operand
+    as column-major BLAS reads it. C-contiguous rows are BLAS's ``N`` (it sees the transpose,
+    which is what the swapped product below wants); a transposed view (F-contiguous) is ``T``."""
+    rows, cols, size = x.shape[0], x.shape[1], x.itemsize
+    if (cols <= 1 or x.strides[1] == size) and (rows <= 1 or x.strides[0] >= cols * size):
+        return x, np.int8(ord("n")), x.strides[0] // size if rows > 1 else max(cols, 1)
+    if (rows <= 1 or x.strides[0] == size) and (cols <= 1 or x.strides[1] >= rows * size):
+        return x, np.int8(ord("t")), x.strides[1] // size if cols > 1 else max(rows, 1)
+    c = np.ascontiguousarray(x)
+    return c, np.int8(ord("n")), max(cols, 1)
+
+
+@numba.njit(cache=True)
+def dot_add(a, b, c):
+    """``c += a @ b`` in place, by one BLAS gemm with beta = 1 (no product array, no second pass
+    over ``c``), and returns ``c``. 2-D float32 or float64 operands of one dtype; ``a`` and ``b``
+    C-contiguous or transposed views (others are copied first); ``c`` of the product's shape
+    and C-contiguous (else the product is added by a loop)."""
+    m, k, n = a.shape[0], a.shape[1], b.shape[1]
+    if b.shape[0] != k or c.shape[0] != m or c.shape[1] != n:
+        raise ValueError("dot_add: shapes do not align")
+    if m == 0 or n == 0 or k == 0:
+        return c
+    if not ((m <= 1 or c.strides[0] == n * c.itemsize) and (n <= 1 or c.strides[1] == c.itemsize)):
+        p = np.dot(np.ascontiguousarray(a), np.ascontiguousarray(b))
+        for i in range(m):
+            for j in range(n):
+                c[i, j] += p[i, j]
+        return c
+    if suits(a, b):
+        return gemm(a, b, c, True)
+    a2, ta, lda = _gemm_operand(a)
+    b2, tb, ldb = _gemm_operand(b)
+    one = np.ones(1, dtype=c.dtype)
+    # row-major C = A B is column-major C^T = B^T A^T: gemm(tb, ta, n, m, k, B, ldb, A, lda, C, n)
+    kind = np.int8(ord("s") if c.itemsize == 4 else ord("d"))
+    r = _xxgemm(kind, tb, ta, n, m, k, one.ctypes, b2.ctypes, ldb, a2.ctypes, lda, one.ctypes, c.ctypes, n)
+    if r != 0:
+        raise RuntimeError("dot_add: BLAS gemm failed")
+    return c
+
+
+@numba.njit(cache=True)
+def dot_packed(a, b, panels):
+    """``a @ b`` with b also given packed (``gemm_kernels.pack``, done once before a loop that
+    multiplies by the same weights at every step)."""
+    if rows_suit(a, panels):
+        return gemm_packed(a, panels, b.shape[1], np.empty((a.shape[0], b.shape[1]), dtype=a.dtype), False)
+    return np.dot(a, b)
+
+
+@numba.njit(cache=True)
+def dot_add_packed(a, b, panels, c):
+    """``c += a @ b`` in place with b also given packed, as ``dot_packed``; returns c."""
+    if rows_suit(a, panels) and c.flags.c_contiguous:
+        return gemm_packed(a, panels, b.shape[1], c, True)
+    return dot_add(a, b, c)

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from numba.core import types
-from numba.np.linalg import ensure_blas
 
 from .conv_kernels import (avgpool2d_bwd, avgpool2d_fwd, avgpool2d_grad_np, avgpool2d_np,  # noqa: F401
                            conv2d_bwd_input, conv2d_bwd_weight, conv2d_fwd, conv2d_input_grad_np, conv2d_np,
                            conv2d_weight_grad_np, maxpool2d_bwd, maxpool2d_fwd, maxpool2d_gather,
                            maxpool2d_gather_np, maxpool2d_grad_np, maxpool2d_np)
-from .gemm_kernels import gemm, gemm_packed, rows_suit, suits
+from .gemm_kernels import dot, dot_add, dot_add_packed, dot_packed  # noqa: F401
 from .gemm_kernels import pack as pack_panels  # noqa: F401
 from .lstm_kernels import lstm_cell_bwd, lstm_cell_fwd, lstm_cell_grad_np, lstm_cell_np  # noqa: F401
 
@@ -80,88 +78,6 @@ def take_grad_2d(ct, idx, n):
         for j in range(m):
             out[r, j] += ct[i, j]
     return out
-
-
-@numba.njit(cache=True)
-def dot(a, b):
-    """``a @ b`` of two matrices: our own GEMM where it is faster (``gemm_kernels.suits``), else
-    ``np.dot`` (BLAS). Behind a cached kernel: typing np.dot costs numba ~0.6 s per signature, in
-    every generated function that uses it; a call to this costs ~0.1 s once it is cached."""
-    if suits(a, b):
-        return gemm(a, b, np.empty((a.shape[0], b.shape[1]), dtype=a.dtype), False)
-    return np.dot(a, b)
-
-
-# numba's own entry to BLAS gemm (scipy's cython_blas, as ``np.dot`` uses): an external symbol
-# resolved when the code is linked, so a kernel calling it caches on disk (a ctypes pointer would
-# be an address baked into the code, which numba refuses to cache).
-# numba_xxgemm(kind, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc), pointers untyped
-# so that one call serves float32 and float64.
-ensure_blas()
-_xxgemm = types.ExternalFunction("numba_xxgemm", types.intc(
-    types.char, types.char, types.char, types.intp, types.intp, types.intp, types.voidptr, types.voidptr,
-    types.intp, types.voidptr, types.intp, types.voidptr, types.voidptr, types.intp))
-
-
-@numba.njit(cache=True)
-def _gemm_operand(x):
-    """(x or a C-contiguous copy, transposition flag, leading dimension): a row-major 2-D operand
-    as column-major BLAS reads it. C-contiguous rows are BLAS's ``N`` (it sees the transpose,
-    which is what the swapped product below wants); a transposed view (F-contiguous) is ``T``."""
-    rows, cols, size = x.shape[0], x.shape[1], x.itemsize
-    if (cols <= 1 or x.strides[1] == size) and (rows <= 1 or x.strides[0] >= cols * size):
-        return x, np.int8(ord("n")), x.strides[0] // size if rows > 1 else max(cols, 1)
-    if (rows <= 1 or x.strides[0] == size) and (cols <= 1 or x.strides[1] >= rows * size):
-        return x, np.int8(ord("t")), x.strides[1] // size if cols > 1 else max(rows, 1)
-    c = np.ascontiguousarray(x)
-    return c, np.int8(ord("n")), max(cols, 1)
-
-
-@numba.njit(cache=True)
-def dot_add(a, b, c):
-    """``c += a @ b`` in place, by one BLAS gemm with beta = 1 (no product array, no second pass
-    over ``c``), and returns ``c``. 2-D float32 or float64 operands of one dtype; ``a`` and ``b``
-    C-contiguous or transposed views (others are copied first); ``c`` of the product's shape
-    and C-contiguous (else the product is added by a loop)."""
-    m, k, n = a.shape[0], a.shape[1], b.shape[1]
-    if b.shape[0] != k or c.shape[0] != m or c.shape[1] != n:
-        raise ValueError("dot_add: shapes do not align")
-    if m == 0 or n == 0 or k == 0:
-        return c
-    if not ((m <= 1 or c.strides[0] == n * c.itemsize) and (n <= 1 or c.strides[1] == c.itemsize)):
-        p = np.dot(np.ascontiguousarray(a), np.ascontiguousarray(b))
-        for i in range(m):
-            for j in range(n):
-                c[i, j] += p[i, j]
-        return c
-    if suits(a, b):
-        return gemm(a, b, c, True)
-    a2, ta, lda = _gemm_operand(a)
-    b2, tb, ldb = _gemm_operand(b)
-    one = np.ones(1, dtype=c.dtype)
-    # row-major C = A B is column-major C^T = B^T A^T: gemm(tb, ta, n, m, k, B, ldb, A, lda, C, n)
-    kind = np.int8(ord("s") if c.itemsize == 4 else ord("d"))
-    r = _xxgemm(kind, tb, ta, n, m, k, one.ctypes, b2.ctypes, ldb, a2.ctypes, lda, one.ctypes, c.ctypes, n)
-    if r != 0:
-        raise RuntimeError("dot_add: BLAS gemm failed")
-    return c
-
-
-@numba.njit(cache=True)
-def dot_packed(a, b, panels):
-    """``a @ b`` with b also given packed (``gemm_kernels.pack``, done once before a loop that
-    multiplies by the same weights at every step)."""
-    if rows_suit(a, panels):
-        return gemm_packed(a, panels, b.shape[1], np.empty((a.shape[0], b.shape[1]), dtype=a.dtype), False)
-    return np.dot(a, b)
-
-
-@numba.njit(cache=True)
-def dot_add_packed(a, b, panels, c):
-    """``c += a @ b`` in place with b also given packed, as ``dot_packed``; returns c."""
-    if rows_suit(a, panels) and c.flags.c_contiguous:
-        return gemm_packed(a, panels, b.shape[1], c, True)
-    return dot_add(a, b, c)
 
 
 @numba.njit(cache=True)

@@ -22,8 +22,8 @@ _rng = np.random.default_rng(5)
 _SHAPES = list(itertools.product([1, 3, 4, 5, 9], [0, 1, 7, 33], [1, 5, 16, 31, 32, 33, 70]))
 
 
-def _tolerance(dtype, k):
-    return (2e-6 if dtype == np.float32 else 1e-14) * max(k, 1) ** 0.5 * 4
+def _tolerance(k):
+    return 8e-6 * max(k, 1) ** 0.5
 
 
 def _layouts(x):
@@ -33,12 +33,12 @@ def _layouts(x):
     return [x, np.asfortranarray(x), wide[:, ::2]]
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_gemm_equals_the_float64_product_for_every_block_shape(dtype):
+def test_gemm_equals_the_float64_product_for_every_block_shape():
+    dtype = np.float32
     for m, k, n in _SHAPES:
         a, b = _rng.normal(size=(m, k)).astype(dtype), _rng.normal(size=(k, n)).astype(dtype)
         want = a.astype(np.float64) @ b.astype(np.float64)
-        tol = _tolerance(dtype, k)
+        tol = _tolerance(k)
         for a_, b_ in zip(_layouts(a), _layouts(b)[::-1]):
             c = np.full((m, n), np.nan, dtype)  # stored, not added: the NaNs must go
             np.testing.assert_allclose(G.gemm(a_, b_, c, False), want, rtol=tol, atol=tol, err_msg=str((m, k, n)))
@@ -48,7 +48,7 @@ def test_gemm_equals_the_float64_product_for_every_block_shape(dtype):
 
 def test_pack_lays_panels_out_zero_padded_whatever_b_s_layout():
     b = _rng.normal(size=(5, 70)).astype(np.float32)
-    width = G.PANEL_BYTES // 4
+    width = G.WIDTH
     panels = G.pack(b)
     assert panels.shape == (-(-70 // width), 5, width)
     for p in range(panels.shape[0]):
@@ -57,6 +57,20 @@ def test_pack_lays_panels_out_zero_padded_whatever_b_s_layout():
         assert not panels[p, :, cols.shape[1]:].any()
     for view in _layouts(b)[1:] + [np.ascontiguousarray(b.T).T]:
         np.testing.assert_array_equal(G.pack(view), panels)
+
+
+def test_negative_strides_go_to_blas_and_empty_operands_work():
+    a = _rng.normal(size=(18, 40)).astype(np.float32)
+    b = _rng.normal(size=(40, 64)).astype(np.float32)
+    flipped = np.ascontiguousarray(a[::-1])[::-1]  # a view with a negative row stride
+    assert not G.suits(flipped, b) and not G.suits(a, np.ascontiguousarray(b[::-1])[::-1])
+    assert G.pack(np.ascontiguousarray(b[::-1])[::-1]).size == 0
+    np.testing.assert_allclose(K.dot_packed(flipped, b, G.pack(b)), a @ b, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="negative strides"):
+        G.gemm(flipped, b, np.empty((18, 64), np.float32), False)
+    assert G.gemm(a[:, :0], b[:0], np.full((18, 64), np.nan, np.float32), False).max() == 0  # k = 0: zeros
+    np.testing.assert_array_equal(G.gemm(a[:, :0], b[:0], np.ones((18, 64), np.float32), True), 1)
+    assert G.gemm(a[:0], b, np.empty((0, 64), np.float32), False).shape == (0, 64)
 
 
 def test_special_values_propagate_as_in_a_blas_product():
@@ -75,7 +89,8 @@ def test_which_products_take_our_kernel():
     assert not G.suits(f32(8, 128), f32(128, 512))          # too few rows: BLAS
     assert not G.suits(f32(32, 128), f32(128, 10))          # less than one panel of columns
     assert not G.suits(f32(1024, 1024), f32(1024, 1024))    # large: BLAS's blocking and threads
-    assert not G.suits(np.zeros((32, 128)), np.zeros((128, 512)))  # float64 only matched BLAS
+    assert not G.suits(f32(32, 512), f32(128, 512).T)        # b transposed: BLAS reads it in place
+    assert not G.suits(np.zeros((32, 128)), np.zeros((128, 512)))  # float64: BLAS
 
 
 @pytest.mark.parametrize("m", [2, 40])  # BLAS below a few register blocks of rows, ours above
@@ -83,7 +98,7 @@ def test_the_kernels_that_choose_agree_with_numpy(m):
     a = _rng.normal(size=(m, 96)).astype(np.float32)
     b = _rng.normal(size=(96, 80)).astype(np.float32)
     c = _rng.normal(size=(m, 80)).astype(np.float32)
-    want, tol = a.astype(np.float64) @ b, _tolerance(np.float32, 96)
+    want, tol = a.astype(np.float64) @ b, _tolerance(96)
     panels = K.pack_panels(b)
     np.testing.assert_allclose(K.dot(a, b), want, rtol=tol, atol=tol)
     np.testing.assert_allclose(K.dot_packed(a, b, panels), want, rtol=tol, atol=tol)
@@ -133,10 +148,9 @@ _NARROW = textwrap.dedent("""
     assert G.VECTOR_BYTES == int(sys.argv[1]), G.VECTOR_BYTES
     rng = np.random.default_rng(0)
     for m, k, n in [(4, 7, 16), (9, 33, 70), (5, 1, 3), (40, 64, 33)]:
-        for dtype, tol in ((np.float32, 1e-4), (np.float64, 1e-12)):
-            a, b = rng.normal(size=(m, k)).astype(dtype), rng.normal(size=(k, n)).astype(dtype)
-            got = G.gemm(a, b, np.empty((m, n), dtype), False)
-            np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=tol, atol=tol)
+        a, b = rng.normal(size=(m, k)).astype(np.float32), rng.normal(size=(k, n)).astype(np.float32)
+        got = G.gemm(a, b, np.empty((m, n), np.float32), False)
+        np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4)
     print("ok")
 """)
 
