@@ -143,7 +143,7 @@ class Nested:
         self.prog, self.emitter = prog, emitter
 
     def inline(self, f: Function, refs, dims, prefix: str, carries: int = 0, packed=None) -> tuple:
-        """(lines, output expressions, output sizes, owned carries) for ``f`` with its inputs bound
+        """(lines, output expressions, output sizes, owned carries, packed rows) for ``f`` with its inputs bound
         to the expressions ``refs``, whose runtime sizes are ``dims`` (one tuple of size
         expressions per input). Names made for ``f`` start with ``prefix``. An output's sizes are
         None when they are known only from values that the lines compute. (On ``cuda``, every
@@ -154,7 +154,9 @@ class Nested:
         accumulator in place): the caller must give the first step a copy of each of those.
 
         ``packed``: {input index: expression} of matrices the caller packed for our GEMM
-        (``gemm_kernels.pack``); products by them use the packed copy (cpu)."""
+        (``gemm_kernels.pack``); products by them use the packed copy (cpu). "packed rows" gives
+        for each the size expressions of the rows of those products (None where one is known only
+        inside the lines): the caller packs only when there are enough."""
         sub = Program(f, self.prog.target, self.prog, prefix, refs)
         emitter = LoopEmitter(f, prog=sub) if self.emitter is None else self.emitter.child(f, sub)
         emitter._dims.update((i.id, tuple(d)) for i, d in zip(f.inputs, dims))
@@ -168,8 +170,13 @@ class Nested:
             lines += extra
         inner = re.compile(rf"\b{re.escape(prefix)}")
         sizes = [emitter.dims(o) for o in f.outputs]
+        rows = {}
+        for j in packed or {}:
+            exprs = [emitter.dims(n.inputs[-2])[0] for n in f.nodes
+                     if n.prim in PACKED_OPERAND and n.inputs[-1].id == f.inputs[j].id]
+            rows[j] = None if any(inner.search(e) for e in exprs) else sorted(set(exprs))
         return (lines, outs, [None if any(inner.search(d) for d in ds) else ds for ds in sizes],
-                emitter.owned_carries)
+                emitter.owned_carries, rows)
 
 
 class LoopEmitter:

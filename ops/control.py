@@ -155,8 +155,10 @@ def _scan_emit(target, n, out, *args, nested):
     dims = [_shape_dims(a, i) for a, i in zip(args[:nc + nk], n.inputs)]
     dims += [_shape_dims(x, i)[1:] for x, i in zip(xs, x_nodes)]
     packed = {j: f"{out}_b{j}" for j in _packable(body, nc, nk)} if target == "cpu" else {}
-    lines += [f"{e} = _k.pack_panels({args[j]})  # for the GEMM at every step" for j, e in packed.items()]
-    code, outs, out_dims, owned = nested.inline(body, carries + list(consts) + slices, dims, f"{out}_", nc, packed)
+    code, outs, out_dims, owned, rows = nested.inline(body, carries + list(consts) + slices, dims, f"{out}_", nc, packed)
+    for j, e in packed.items():  # rows -1: not known before the loop (pack anyway)
+        fewest = "-1" if not rows[j] else rows[j][0] if len(rows[j]) == 1 else f"min({', '.join(rows[j])})"
+        lines.append(f"{e} = _k.pack_panels({args[j]}, {fewest})  # for the GEMM at every step")
     # a carry the body may overwrite (an accumulator updated in place) starts as a copy of its init
     lines += [f"{c} = {a}.copy()  # carry, owned by the loop" if j in owned else f"{c} = {cast.format(a)}  # carry"
               for j, (c, a, cast) in enumerate(zip(carries, init, typed))]

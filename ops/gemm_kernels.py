@@ -157,20 +157,25 @@ def _copy_back(scratch, c, at, ldc, rows, cols, add):
 
 @numba.njit(cache=_CACHE, nogil=True)
 def _pack_flat(b, k, n, b_row, b_col, out):
-    """``pack`` on flat views: b's element (kk, j) at kk b_row + j b_col."""
-    for p in range((n + WIDTH - 1) // WIDTH):
-        cols, base = min(WIDTH, n - p * WIDTH), p * k * WIDTH
-        if b_row == 1 and k > 1:   # a transposed view: read along its columns
-            for j in range(cols):
-                for kk in range(k):
-                    out[base + kk * WIDTH + j] = b[kk + (p * WIDTH + j) * b_col]
+    """``pack`` on flat views: b's element (kk, j) at kk b_row + j b_col. The indices are
+    unsigned: numba then checks none for being negative, which kept LLVM from vectorizing the
+    copies (10x slower)."""
+    u = np.uint64
+    k, n, b_row, b_col, width = u(k), u(n), u(b_row), u(b_col), u(WIDTH)
+    for p in range((n + width - u(1)) // width):
+        cols, base = min(width, n - p * width), p * k * width
+        if b_col == u(1):   # rows contiguous: plain copies
+            for kk in range(k):
+                src, dst = kk * b_row + p * width, base + kk * width
+                for j in range(cols):
+                    out[dst + j] = b[src + j]
         else:
             for kk in range(k):
                 for j in range(cols):
-                    out[base + kk * WIDTH + j] = b[kk * b_row + (p * WIDTH + j) * b_col]
+                    out[base + kk * width + j] = b[kk * b_row + (p * width + j) * b_col]
         for kk in range(k):
-            for j in range(cols, WIDTH):
-                out[base + kk * WIDTH + j] = 0
+            for j in range(cols, width):
+                out[base + kk * width + j] = 0
 
 
 # --- the C-callable entry points, registered with LLVM by name -------------------------------------
@@ -208,11 +213,12 @@ _pack_f32 = _external("adjit_pack_f32", _pack_entry, types.voidptr, _i, _i, _i, 
 # (generated code that calls these compiles them into its own module: no array copies or
 # assignments here, whose code would be optimized again in every such module)
 @numba.njit(cache=True, nogil=True)
-def pack(b):
-    """b (k, n) float32, any strides, as panels (n / WIDTH rounded up, k, WIDTH), zero padded;
-    no panels (an empty array, so ``rows_suit`` chooses BLAS) for a view with a negative stride."""
+def pack(b, rows):
+    """b (k, n) float32, any strides, as panels (n / WIDTH rounded up, k, WIDTH), zero padded,
+    for products of ``rows`` rows by b (-1: not known). No panels (an empty array, so that
+    ``rows_suit`` chooses BLAS) for fewer rows than ours needs, or a view with a negative stride."""
     k, n = b.shape
-    if b.strides[0] < 0 or b.strides[1] < 0:
+    if b.strides[0] < 0 or b.strides[1] < 0 or 0 <= rows < 4 * ROWS:
         return np.empty((0, k, WIDTH), dtype=np.float32)
     out = np.empty(((n + WIDTH - 1) // WIDTH, k, WIDTH), dtype=np.float32)
     if k and n:
@@ -239,7 +245,7 @@ def gemm_packed(a, panels, n, c, add):
 def gemm(a, b, c, add):
     """c = a @ b (add: c += a @ b) in place; a (m, k) and b (k, n) float32, any non-negative
     strides; c C-contiguous."""
-    return gemm_packed(a, pack(b), b.shape[1], c, add)
+    return gemm_packed(a, pack(b, -1), b.shape[1], c, add)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -247,7 +253,7 @@ def suits(a, b):
     """Whether ``gemm`` (packing b at this call) beats BLAS for a @ b, as measured on one core
     (AVX-512, ``python -m bench.gemm``): float32; a block of rows and a panel of columns filled;
     b's packing repaid (64 rows of a, or 16 rows and 64 inner) and quick (b's rows contiguous:
-    packing a transposed view costs 5x more, and BLAS reads one in place); small enough (<= 2^25
+    packing a transposed view costs 3-4x more, and BLAS reads one in place); small enough (<= 2^25
     multiply-adds) that BLAS's threads and cache blocking would not do better."""
     m, k, n = a.shape[0], a.shape[1], b.shape[1]
     return (a.itemsize == 4 and m >= 16 and k >= 8 and (m >= 64 or k >= 64) and n >= WIDTH

@@ -46,17 +46,22 @@ def test_gemm_equals_the_float64_product_for_every_block_shape():
             np.testing.assert_allclose(G.gemm(a_, b_, c, True), want + 1, rtol=tol, atol=tol, err_msg=str((m, k, n)))
 
 
+def test_pack_makes_no_panels_for_products_of_few_rows():
+    b = np.ones((8, 64), np.float32)
+    assert G.pack(b, 15).size == 0 and G.pack(b, 16).size == G.pack(b, -1).size > 0
+
+
 def test_pack_lays_panels_out_zero_padded_whatever_b_s_layout():
     b = _rng.normal(size=(5, 70)).astype(np.float32)
     width = G.WIDTH
-    panels = G.pack(b)
+    panels = G.pack(b, -1)
     assert panels.shape == (-(-70 // width), 5, width)
     for p in range(panels.shape[0]):
         cols = b[:, p * width:(p + 1) * width]
         np.testing.assert_array_equal(panels[p, :, :cols.shape[1]], cols)
         assert not panels[p, :, cols.shape[1]:].any()
     for view in _layouts(b)[1:] + [np.ascontiguousarray(b.T).T]:
-        np.testing.assert_array_equal(G.pack(view), panels)
+        np.testing.assert_array_equal(G.pack(view, -1), panels)
 
 
 def test_negative_strides_go_to_blas_and_empty_operands_work():
@@ -64,8 +69,8 @@ def test_negative_strides_go_to_blas_and_empty_operands_work():
     b = _rng.normal(size=(40, 64)).astype(np.float32)
     flipped = np.ascontiguousarray(a[::-1])[::-1]  # a view with a negative row stride
     assert not G.suits(flipped, b) and not G.suits(a, np.ascontiguousarray(b[::-1])[::-1])
-    assert G.pack(np.ascontiguousarray(b[::-1])[::-1]).size == 0
-    np.testing.assert_allclose(K.dot_packed(flipped, b, G.pack(b)), a @ b, rtol=1e-4, atol=1e-4)
+    assert G.pack(np.ascontiguousarray(b[::-1])[::-1], -1).size == 0
+    np.testing.assert_allclose(K.dot_packed(flipped, b, G.pack(b, -1)), a @ b, rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="negative strides"):
         G.gemm(flipped, b, np.empty((18, 64), np.float32), False)
     assert G.gemm(a[:, :0], b[:0], np.full((18, 64), np.nan, np.float32), False).max() == 0  # k = 0: zeros
@@ -99,7 +104,7 @@ def test_the_kernels_that_choose_agree_with_numpy(m):
     b = _rng.normal(size=(96, 80)).astype(np.float32)
     c = _rng.normal(size=(m, 80)).astype(np.float32)
     want, tol = a.astype(np.float64) @ b, _tolerance(96)
-    panels = K.pack_panels(b)
+    panels = K.pack_panels(b, -1)
     np.testing.assert_allclose(K.dot(a, b), want, rtol=tol, atol=tol)
     np.testing.assert_allclose(K.dot_packed(a, b, panels), want, rtol=tol, atol=tol)
     np.testing.assert_allclose(K.dot_add(a, b, c.copy()), c + want, rtol=tol, atol=tol)
@@ -121,15 +126,19 @@ def test_a_scan_packs_its_float32_weights_once_before_the_loop(dtype):
     W = (_rng.normal(size=(24, 64)) * 0.2).astype(dtype)
     U = (_rng.normal(size=(64, 64)) * 0.1).astype(dtype)
     xs = _rng.normal(size=(6, 20, 24)).astype(dtype)
-    f = engine.value_and_grad(engine.trace(_lstm_like, W, U, xs), wrt=[0, 1])
+    f = engine.value_and_grad(engine.trace(_lstm_like, W, U, engine.Spec((6, None, 24), dtype)), wrt=[0, 1])
     c = compiler.jit(f, "cpu")
-    packs = c.source.count("_k.pack_panels(")
-    # forward: W and U; reverse: U^T (h's cotangent); the other products multiply by dz, which changes
-    assert packs == (3 if dtype == "float32" else 0), c.source
-    got, want = c(W, U, xs), f(W, U, xs)
-    tol = 2e-4 if dtype == "float32" else 1e-10
-    for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
+    packs = [line.strip() for line in c.source.splitlines() if "_k.pack_panels(" in line]
+    # forward: W and U; reverse: U^T (h's cotangent); the other products multiply by dz, which
+    # changes at every step. Each with the rows of its products, read from the batch before the loop
+    assert len(packs) == (3 if dtype == "float32" else 0), c.source
+    assert all(", -1)" not in line for line in packs), packs
+    for batch in (20, 3):  # 3 rows: no panels, BLAS at every step
+        x = xs[:, :batch]
+        got, want = c(W, U, x), f(W, U, x)
+        tol = 2e-4 if dtype == "float32" else 1e-10
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
 
 
 _NARROW = textwrap.dedent("""
