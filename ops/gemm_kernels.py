@@ -46,8 +46,6 @@ def _vector_bytes() -> int:
 
 VECTOR_BYTES = _vector_bytes()
 ROWS, VECTORS = 4, 2   # a block: 4 rows x 2 vectors of c, 8 accumulators (16 registers suffice)
-
-
 WIDTH = VECTORS * VECTOR_BYTES // 4   # float32 columns in a panel
 
 
