@@ -31,7 +31,6 @@ from adjit.ops import vmath as _m  # noqa: F401
 
 # "call" primitives whose cpu code already yields a scalar for a rank-0 result
 _SCALAR_RESULT = ("getitem", "dim_size")
-PACKED_OPERAND = ("matmul", "matmul_add")  # products whose b may come packed (``Nested.inline``)
 LANES = 16  # partial sums per vectorized float reduction
 
 
@@ -135,6 +134,11 @@ def _emit(prog: Program, n: Node, out: str, args, emitter: "LoopEmitter" = None)
     return get(n.prim).emit(prog.target, n, out, *args, **nested)
 
 
+def _by_packed(n: Node, packed: dict) -> bool:
+    """Whether ``n`` is a product of matrices by a matrix packed for our GEMM (``Nested.inline``)."""
+    return n.prim in ("matmul", "matmul_add") and n.inputs[-1].id in packed and all(i.ndim == 2 for i in n.inputs)
+
+
 class Nested:
     """What the emit rule of a primitive holding Functions gets: ``inline`` writes a Function's
     code inside the generated function (a scan's loop body), by the same emitters as the rest."""
@@ -173,7 +177,7 @@ class Nested:
         rows = {}
         for j in packed or {}:
             exprs = [emitter.dims(n.inputs[-2])[0] for n in f.nodes
-                     if n.prim in PACKED_OPERAND and n.inputs[-1].id == f.inputs[j].id]
+                     if _by_packed(n, emitter.packed) and n.inputs[-1].id == f.inputs[j].id]
             rows[j] = None if any(inner.search(e) for e in exprs) else sorted(set(exprs))
         return (lines, outs, [None if any(inner.search(d) for d in ds) else ds for ds in sizes],
                 emitter.owned_carries, rows)
@@ -286,7 +290,7 @@ class LoopEmitter:
         if n.multiple or any(i.multiple for i in n.inputs):  # a scan and its results: rank 0 stays scalar
             return lines + _emit(self.prog, n, out, args, self)
         args = [f"np.asarray({a})" if i.ndim == 0 else a for a, i in zip(args, n.inputs)]
-        extra = {"packed": self.packed[n.inputs[-1].id]} if n.prim in PACKED_OPERAND and n.inputs[-1].id in self.packed else {}
+        extra = {"packed": self.packed[n.inputs[-1].id]} if _by_packed(n, self.packed) else {}
         if prim.in_place is not None:  # the result may take an input's buffer
             lines += prim.emit("cpu", n, out, *args, in_place=self.plan.donate(n, k, n.inputs[prim.in_place]), **extra)
             return lines

@@ -145,6 +145,23 @@ def test_a_scan_packs_its_float32_weights_once_before_the_loop(dtype):
             np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
 
 
+def test_a_weight_also_in_a_batched_product_is_packed_for_the_matrix_one_only():
+    U = (_rng.normal(size=(64, 64)) * 0.1).astype(np.float32)
+    xs = _rng.normal(size=(4, 20, 3, 64)).astype(np.float32)
+
+    def fn(U, xs):
+        def body(h, x):  # x (N, 3, 64): a stack of matrices times U, and h (N, 64) times U
+            h = ops.tanh(h @ U + ops.sum(x @ U, axis=1))
+            return h, None
+        h, _ = ops.scan(body, ops.zeros_like(xs[0, :, 0]), xs)
+        return ops.sum(h * h)
+    f = engine.value_and_grad(engine.trace(fn, U, xs), wrt=[0])
+    c = compiler.jit(f, "cpu")
+    assert c.source.count("_k.dot_packed(") + c.source.count("_k.dot_add_packed(") >= 1, c.source
+    for g, w in zip(c(U, xs), f(U, xs)):
+        np.testing.assert_allclose(g, w, rtol=2e-4, atol=2e-4)
+
+
 _NARROW = textwrap.dedent("""
     import sys
     import llvmlite.binding as llvm
