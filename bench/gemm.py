@@ -5,8 +5,8 @@ one thread, for the products of the workloads: time per product, both measured i
     python -m bench.gemm --out bench/GEMM.md
 
 *ours, b packed per call* is what ``_k.dot`` runs when ``gemm_kernels.suits`` says so; *ours, b
-packed once* is a product inside a scan whose b is a weight packed before the loop. *taken*
-says which one the compiled code uses for that shape.
+packed once* is a product inside a scan whose b is a weight packed before the loop. *_k.dot
+takes* says which of BLAS and ours a product outside a loop gets for that shape.
 """
 from __future__ import annotations
 
