@@ -19,12 +19,18 @@ The kernels are compiled once (numba's cache) as C-callable functions and regist
 under a name (``adjit_gemm_f32``, ``adjit_pack_f32``), as numba does for BLAS: generated code
 links a call to them, where calling them as numba functions made every generated module that
 multiplies matrices optimize and emit their code again (about 1 s of compile time each).
-Float64 is left to BLAS: the same kernel only matched it.
+Float64 is left to BLAS: the same kernel only matched it, and so are the products a threaded BLAS
+would split over its threads (ours runs on one).
 """
 from __future__ import annotations
 
+import ctypes
+import glob
+import os
+
 import numba
 import numpy as np
+import scipy
 from llvmlite import binding as llvm
 from llvmlite import ir
 from numba.core import cgutils, types
@@ -207,6 +213,39 @@ _gemm_f32 = _external("adjit_gemm_f32", _gemm_entry, types.voidptr, _i, _i, _i, 
 _pack_f32 = _external("adjit_pack_f32", _pack_entry, types.voidptr, _i, _i, _i, _i, types.voidptr)
 
 
+# How many threads the BLAS of numba's np.dot (scipy's OpenBLAS) runs a product on, asked at each
+# product (threadpoolctl may change it): a threaded BLAS beats our one-threaded kernel on products it
+# splits (OpenBLAS splits those of >= 2^18 multiply-adds): the W6 LSTM on two threads took 8.8 ms
+# by OpenBLAS, 11.2 ms by ours. Where that BLAS is not found, ours is taken as on one thread.
+_SPLIT = 1 << 18
+
+
+@numba.cfunc(types.intc(), cache=_CACHE)
+def _one_thread():
+    return 1
+
+
+def _blas_threads():
+    where = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy.libs", "*openblas*")
+    for path in glob.glob(where):
+        for name in ("scipy_openblas_get_num_threads", "openblas_get_num_threads"):
+            function = getattr(ctypes.CDLL(path), name, None)
+            if function is not None:
+                llvm.add_symbol("adjit_blas_threads", ctypes.cast(function, ctypes.c_void_p).value)
+                return types.ExternalFunction("adjit_blas_threads", types.intc())
+    llvm.add_symbol("adjit_blas_threads", _one_thread.address)
+    return types.ExternalFunction("adjit_blas_threads", types.intc())
+
+
+_blas_thread_count = _blas_threads()
+
+
+@numba.njit(cache=True, nogil=True)
+def _blas_splits(multiply_adds):
+    """Whether BLAS would run a product of this many multiply-adds on several threads."""
+    return multiply_adds >= _SPLIT and _blas_thread_count() > 1
+
+
 # --- what the kernels call: argument checks and the calls, kept small ------------------------------
 # (generated code that calls these compiles them into its own module: no array copies or
 # assignments here, whose code would be optimized again in every such module)
@@ -214,9 +253,10 @@ _pack_f32 = _external("adjit_pack_f32", _pack_entry, types.voidptr, _i, _i, _i, 
 def pack(b, rows):
     """b (k, n) float32, any strides, as panels (n / WIDTH rounded up, k, WIDTH), zero padded,
     for products of ``rows`` rows by b (-1: not known). No panels (an empty array, so that
-    ``rows_suit`` chooses BLAS) for fewer rows than ours needs, or a view with a negative stride."""
+    ``rows_suit`` chooses BLAS) for fewer rows than ours needs, products a threaded BLAS would
+    split, or a view with a negative stride."""
     k, n = b.shape
-    if b.strides[0] < 0 or b.strides[1] < 0 or 0 <= rows < 4 * ROWS:
+    if b.strides[0] < 0 or b.strides[1] < 0 or 0 <= rows < 4 * ROWS or _blas_splits(max(rows, 4 * ROWS) * k * n):
         return np.empty((0, k, WIDTH), dtype=np.float32)
     out = np.empty(((n + WIDTH - 1) // WIDTH, k, WIDTH), dtype=np.float32)
     if k and n:
@@ -252,11 +292,11 @@ def suits(a, b):
     (AVX-512, ``python -m bench.gemm``): float32; a block of rows and a panel of columns filled;
     b's packing repaid (64 rows of a, or 16 rows and 64 inner) and quick (b's rows contiguous:
     packing a transposed view costs 3-4x more, and BLAS reads one in place); small enough (<= 2^25
-    multiply-adds) that BLAS's threads and cache blocking would not do better."""
+    multiply-adds) that BLAS's cache blocking would not do better; not one a threaded BLAS splits."""
     m, k, n = a.shape[0], a.shape[1], b.shape[1]
     return (a.itemsize == 4 and m >= 16 and k >= 8 and (m >= 64 or k >= 64) and n >= WIDTH
             and m * k * n <= 1 << 25 and b.strides[1] == b.itemsize and b.strides[0] >= 0
-            and a.strides[0] >= 0 and a.strides[1] >= 0)
+            and a.strides[0] >= 0 and a.strides[1] >= 0 and not _blas_splits(m * k * n))
 
 
 @numba.njit(cache=True, nogil=True)

@@ -6,6 +6,7 @@ than this machine's."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -90,16 +91,42 @@ def test_special_values_propagate_as_in_a_blas_product():
     np.testing.assert_array_equal(got[~np.isnan(got)], want[~np.isnan(want)])
 
 
-def test_which_products_take_our_kernel():
+_CHOICES = textwrap.dedent("""
+    import json
+    import numpy as np
+    from adjit.ops import gemm_kernels as G
     f32 = lambda *s: np.zeros(s, np.float32)
-    assert G.suits(f32(32, 128), f32(128, 512))             # an LSTM step's h @ U
-    assert G.suits(f32(128, 32), f32(32, 512))              # its weight gradient h^T dz
-    assert not G.suits(f32(32, 32), f32(32, 512))           # packing b would not pay
-    assert not G.suits(f32(8, 128), f32(128, 512))          # too few rows: BLAS
-    assert not G.suits(f32(32, 128), f32(128, 10))          # less than one panel of columns
-    assert not G.suits(f32(1024, 1024), f32(1024, 1024))    # large: BLAS's blocking and threads
-    assert not G.suits(f32(32, 512), f32(128, 512).T)        # b transposed: BLAS reads it in place
-    assert not G.suits(np.zeros((32, 128)), np.zeros((128, 512)))  # float64: BLAS
+    print(json.dumps({
+        "lstm h U": G.suits(f32(32, 128), f32(128, 512)),
+        "lstm h^T dz": G.suits(f32(128, 32), f32(32, 512)),
+        "small": G.suits(f32(16, 64, ), f32(64, 128)),                 # 2^17 multiply-adds
+        "x_t W": G.suits(f32(32, 32), f32(32, 512)),                   # packing b would not pay
+        "few rows": G.suits(f32(8, 128), f32(128, 512)),               # BLAS
+        "few columns": G.suits(f32(32, 128), f32(128, 10)),            # less than a panel
+        "large": G.suits(f32(1024, 1024), f32(1024, 1024)),            # BLAS's cache blocking
+        "b transposed": G.suits(f32(32, 512), f32(128, 512).T),        # BLAS reads it in place
+        "float64": G.suits(np.zeros((32, 128)), np.zeros((128, 512))),
+        "packed U, 32 rows": G.pack(f32(128, 512), 32).size > 0,
+        "packed U, rows unknown": G.pack(f32(128, 512), -1).size > 0,
+        "packed small, 16 rows": G.pack(f32(64, 128), 16).size > 0,
+    }))
+""")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_which_products_take_our_kernel(threads):
+    """With BLAS on one thread, by shape; with BLAS on two, products BLAS splits over its
+    threads (>= 2^18 multiply-adds) go back to it. In a new process: OpenBLAS reads its thread
+    count from the environment when it loads."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads))
+    done = subprocess.run([sys.executable, "-c", _CHOICES], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    taken = json.loads(done.stdout.strip().splitlines()[-1])
+    split = threads > 1
+    assert taken == {"lstm h U": not split, "lstm h^T dz": not split, "small": True, "x_t W": False,
+                     "few rows": False, "few columns": False, "large": False, "b transposed": False,
+                     "float64": False, "packed U, 32 rows": not split, "packed U, rows unknown": not split,
+                     "packed small, 16 rows": True}
 
 
 @pytest.mark.parametrize("m", [2, 40])  # BLAS below a few register blocks of rows, ours above
