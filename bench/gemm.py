@@ -66,7 +66,7 @@ def measure(m, k, n, transposed="", reps=20) -> dict:
     a, b = rng.normal(size=(m, k)).astype(np.float32), rng.normal(size=(k, n)).astype(np.float32)
     a = np.ascontiguousarray(a.T).T if "a" in transposed else a
     b = np.ascontiguousarray(b.T).T if "b" in transposed else b
-    panels = G.pack(b, -1)
+    panels = G.pack(b)
     want = a.astype(np.float64) @ b
     for got in (_blas(a, b, 1), _ours(a, b, 1), _ours_packed(a, b, panels, 1)):
         assert np.allclose(got, want, rtol=1e-4, atol=1e-4 * np.sqrt(k)), (m, k, n)

@@ -13,6 +13,7 @@ import re
 from ..engine.function import Function
 from ..engine.ir import Node
 from ..engine.primitive import get
+from ..ops.linalg import packable_product
 from .buffers import BufferPlan
 from .names import RESERVED, dtype_code, literal, literal_name, sanitize
 from .schedule import Scheduler, iteration_node, kind
@@ -135,8 +136,8 @@ def _emit(prog: Program, n: Node, out: str, args, emitter: "LoopEmitter" = None)
 
 
 def _by_packed(n: Node, packed: dict) -> bool:
-    """Whether ``n`` is a product of matrices by a matrix packed for our GEMM (``Nested.inline``)."""
-    return n.prim in ("matmul", "matmul_add") and n.inputs[-1].id in packed and all(i.ndim == 2 for i in n.inputs)
+    """Whether ``n`` is a product by a matrix packed for our GEMM (``Nested.inline``)."""
+    return packable_product(n) and n.inputs[-1].id in packed
 
 
 class Nested:

@@ -15,6 +15,7 @@ from ..engine.function import Function, _param_names, evaluate, toposort
 from ..engine.ir import Aval, GraphError, Node, TupleAval, as_node, var
 from ..engine.primitive import Primitive, bind, get, rebind
 from .api import _error
+from .linalg import packable_product
 from .rules import np_dtype
 from . import scan_rules
 from .scan_rules import fresh, results
@@ -127,8 +128,7 @@ def _packable(body: Function, nc: int, nk: int) -> list:
     """The body's loop-invariant inputs (its consts) that multiply from the right in a float32
     matrix product: weights, packed once before the loop for our GEMM (``gemm_kernels``)."""
     consts = {body.inputs[j].id: j for j in range(nc, nc + nk)}
-    return sorted({consts[m.inputs[-1].id] for m in body.nodes if m.prim in ("matmul", "matmul_add")
-                   and m.inputs[-1].id in consts and m.dtype == "float32" and all(i.ndim == 2 for i in m.inputs)})
+    return sorted({consts[m.inputs[-1].id] for m in body.nodes if packable_product(m) and m.inputs[-1].id in consts})
 
 
 def _scan_emit(target, n, out, *args, nested):

@@ -163,20 +163,15 @@ def _copy_back(scratch, c, at, ldc, rows, cols, add):
 def _pack_flat(b, k, n, b_row, b_col, out):
     """``pack`` on flat views: b's element (kk, j) at kk b_row + j b_col. The indices are
     unsigned: numba then checks none for being negative, which kept LLVM from vectorizing the
-    copies (10x slower)."""
+    copies (10x slower; with them, LLVM's own unit-stride version of the loop makes a contiguous
+    b as quick to pack as a separate loop for it)."""
     u = np.uint64
     k, n, b_row, b_col, width = u(k), u(n), u(b_row), u(b_col), u(WIDTH)
     for p in range((n + width - u(1)) // width):
         cols, base = min(width, n - p * width), p * k * width
-        if b_col == u(1):   # rows contiguous: plain copies
-            for kk in range(k):
-                src, dst = kk * b_row + p * width, base + kk * width
-                for j in range(cols):
-                    out[dst + j] = b[src + j]
-        else:
-            for kk in range(k):
-                for j in range(cols):
-                    out[base + kk * width + j] = b[kk * b_row + (p * width + j) * b_col]
+        for kk in range(k):
+            for j in range(cols):
+                out[base + kk * width + j] = b[kk * b_row + (p * width + j) * b_col]
         for kk in range(k):
             for j in range(cols, width):
                 out[base + kk * width + j] = 0
@@ -214,15 +209,12 @@ _pack_f32 = _external("adjit_pack_f32", _pack_entry, types.voidptr, _i, _i, _i, 
 
 
 # How many threads the BLAS of numba's np.dot (scipy's OpenBLAS) runs a product on, asked at each
-# product (threadpoolctl may change it): a threaded BLAS beats our one-threaded kernel on products it
-# splits (OpenBLAS splits those of >= 2^18 multiply-adds): the W6 LSTM on two threads took 8.8 ms
-# by OpenBLAS, 11.2 ms by ours. Where that BLAS is not found, ours is taken as on one thread.
+# product (threadpoolctl may change it). Products it splits over several threads (OpenBLAS splits
+# those of >= 2^18 multiply-adds) stay with it: it has more cores than our one-threaded kernel.
+# (On this project's shared 2-core VM, two-thread timings of the W6 step with OpenBLAS varied from
+# 8.8 to 18.7 ms between runs, so no measured comparison backs this.) Where that BLAS is not
+# found, ours is taken as on one thread.
 _SPLIT = 1 << 18
-
-
-@numba.cfunc(types.intc(), cache=_CACHE)
-def _one_thread():
-    return 1
 
 
 def _blas_threads():
@@ -233,7 +225,10 @@ def _blas_threads():
             if function is not None:
                 llvm.add_symbol("adjit_blas_threads", ctypes.cast(function, ctypes.c_void_p).value)
                 return types.ExternalFunction("adjit_blas_threads", types.intc())
-    llvm.add_symbol("adjit_blas_threads", _one_thread.address)
+
+    def one_thread():
+        return 1
+    llvm.add_symbol("adjit_blas_threads", numba.cfunc(types.intc())(one_thread).address)
     return types.ExternalFunction("adjit_blas_threads", types.intc())
 
 
@@ -250,14 +245,12 @@ def _blas_splits(multiply_adds):
 # (generated code that calls these compiles them into its own module: no array copies or
 # assignments here, whose code would be optimized again in every such module)
 @numba.njit(cache=True, nogil=True)
-def pack(b, rows):
-    """b (k, n) float32, any strides, as panels (n / WIDTH rounded up, k, WIDTH), zero padded,
-    for products of ``rows`` rows by b (-1: not known). No panels (an empty array, so that
-    ``rows_suit`` chooses BLAS) for fewer rows than ours needs, products a threaded BLAS would
-    split, or a view with a negative stride."""
+def pack(b):
+    """b (k, n) float32, any non-negative strides, as panels (n / WIDTH rounded up, k, WIDTH),
+    zero padded."""
     k, n = b.shape
-    if b.strides[0] < 0 or b.strides[1] < 0 or 0 <= rows < 4 * ROWS or _blas_splits(max(rows, 4 * ROWS) * k * n):
-        return np.empty((0, k, WIDTH), dtype=np.float32)
+    if b.strides[0] < 0 or b.strides[1] < 0:
+        raise ValueError("gemm_kernels.pack: negative strides")
     out = np.empty(((n + WIDTH - 1) // WIDTH, k, WIDTH), dtype=np.float32)
     if k and n:
         _pack_f32(b.ctypes, k, n, b.strides[0] // 4, b.strides[1] // 4, out.ctypes)
@@ -283,7 +276,7 @@ def gemm_packed(a, panels, n, c, add):
 def gemm(a, b, c, add):
     """c = a @ b (add: c += a @ b) in place; a (m, k) and b (k, n) float32, any non-negative
     strides; c C-contiguous."""
-    return gemm_packed(a, pack(b, -1), b.shape[1], c, add)
+    return gemm_packed(a, pack(b), b.shape[1], c, add)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -297,6 +290,18 @@ def suits(a, b):
     return (a.itemsize == 4 and m >= 16 and k >= 8 and (m >= 64 or k >= 64) and n >= WIDTH
             and m * k * n <= 1 << 25 and b.strides[1] == b.itemsize and b.strides[0] >= 0
             and a.strides[0] >= 0 and a.strides[1] >= 0 and not _blas_splits(m * k * n))
+
+
+@numba.njit(cache=True, nogil=True)
+def pack_panels(b, rows):
+    """What a scan packs before its loop: b packed (``pack``) for the products of ``rows`` rows
+    by it at every step (-1: not known), or no panels (an empty array: ``rows_suit`` then takes
+    BLAS) where ours would not be the faster: fewer rows than it needs, products a threaded BLAS
+    splits, a view with a negative stride."""
+    k, n = b.shape
+    if b.strides[0] < 0 or b.strides[1] < 0 or 0 <= rows < 4 * ROWS or _blas_splits(max(rows, 4 * ROWS) * k * n):
+        return np.empty((0, k, WIDTH), dtype=np.float32)
+    return pack(b)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -379,7 +384,7 @@ def dot_add(a, b, c):
 
 @numba.njit(cache=True)
 def dot_packed(a, b, panels):
-    """``a @ b`` with b also given packed (``gemm_kernels.pack``, done once before a loop that
+    """``a @ b`` with b also given packed (``pack_panels``, done once before a loop that
     multiplies by the same weights at every step)."""
     if rows_suit(a, panels):
         return gemm_packed(a, panels, b.shape[1], np.empty((a.shape[0], b.shape[1]), dtype=a.dtype), False)

@@ -12,8 +12,7 @@ from .conv_kernels import (avgpool2d_bwd, avgpool2d_fwd, avgpool2d_grad_np, avgp
                            conv2d_bwd_input, conv2d_bwd_weight, conv2d_fwd, conv2d_input_grad_np, conv2d_np,
                            conv2d_weight_grad_np, maxpool2d_bwd, maxpool2d_fwd, maxpool2d_gather,
                            maxpool2d_gather_np, maxpool2d_grad_np, maxpool2d_np)
-from .gemm_kernels import dot, dot_add, dot_add_packed, dot_packed  # noqa: F401
-from .gemm_kernels import pack as pack_panels  # noqa: F401
+from .gemm_kernels import dot, dot_add, dot_add_packed, dot_packed, pack_panels  # noqa: F401
 from .lstm_kernels import lstm_cell_bwd, lstm_cell_fwd, lstm_cell_grad_np, lstm_cell_np  # noqa: F401
 
 

@@ -46,6 +46,13 @@ def _matmul_vjp(ct, primals, ans):
     return [unbroadcast(bind("matmul", ct, swap_last(y)), x), unbroadcast(bind("matmul", swap_last(x), ct), y)]
 
 
+def packable_product(n) -> bool:
+    """A float32 product of two matrices (``matmul``, or ``matmul_add``'s), whose right operand
+    our GEMM may take packed: a scan packs such an operand before its loop when it is a weight
+    (``_scan_emit``), and the product then reads the packed copy (codegen)."""
+    return n.prim in ("matmul", "matmul_add") and n.dtype == "float32" and all(i.ndim == 2 for i in n.inputs)
+
+
 def _matmul_emit(target, n, out, a, b, packed=None):
     x, y = n.inputs
     if target == "numpy":

@@ -26,6 +26,7 @@ from ..engine.function import Function, inline
 from ..engine.ir import Aval, GraphError, TupleAval, is_float, var
 from ..engine.primitive import Primitive, bind
 from . import lstm_kernels
+from .lstm_kernels import gate_blocks
 from .api import concatenate, expand_dims, promote, sigmoid, squeeze, tanh
 from .scan_rules import results
 
@@ -64,33 +65,27 @@ def _lstm_cell_grad_rule(a, c, h_bar, c_bar):
 
 
 # --- the formulas with ops (the source of the derived rules) ---------------------------------------
-def _split(a, units):
-    return a[:, :units], a[:, units:2 * units], a[:, 2 * units:3 * units], a[:, 3 * units:]
-
-
 def _cell(z, c):
-    zi, zf, zg, zo = _split(z, c.shape[1])
+    zi, zf, zg, zo = gate_blocks(z, c.shape[1])
     i, f, g, o = sigmoid(zi), sigmoid(zf), tanh(zg), sigmoid(zo)
     c_new = f * c + i * g
     return o * tanh(c_new), c_new, concatenate([i, f, g, o], axis=1)
 
 
-def _acts_grad(a, a_bar):
-    """The cotangent of z for a cotangent ``a_bar`` of the activated gates a = act(z), written
-    with a."""
-    i, f, g, o = _split(a, a.shape[1] // 4)
-    bi, bf, bg, bo = _split(a_bar, a.shape[1] // 4)
+def _acts_grad(a, bars):
+    """The cotangent of z, from the activated gates a = act(z) and the cotangents ``bars`` of its
+    four gate blocks."""
+    i, f, g, o = gate_blocks(a, a.shape[1] // 4)
+    bi, bf, bg, bo = bars
     return concatenate([bi * i * (1.0 - i), bf * f * (1.0 - f), bg * (1.0 - g * g), bo * o * (1.0 - o)],
                        axis=1)
 
 
 def _cell_grad(a, c, h_bar, c_bar):
-    i, f, g, o = _split(a, c.shape[1])
+    i, f, g, o = gate_blocks(a, c.shape[1])
     t = tanh(f * c + i * g)
     d = c_bar + h_bar * o * (1.0 - t * t)
-    z_bar = concatenate([d * g * i * (1.0 - i), d * c * f * (1.0 - f), d * i * (1.0 - g * g),
-                         h_bar * t * o * (1.0 - o)], axis=1)
-    return z_bar, d * f
+    return _acts_grad(a, (d * g, d * c, d * i, h_bar * t)), d * f
 
 
 def _fresh(nodes, names) -> list:
@@ -137,7 +132,8 @@ def _lstm_cell_vjp(cts, primals, ans):
         h_bar, c_bar = (ct if ct is not None else bind("zeros_like", c) for ct in (h_bar, c_bar))
         z_bar, c_prev = results(bind("lstm_cell_grad", a, c, h_bar, c_bar))
     if a_bar is not None:
-        z_bar = _acts_grad(a, a_bar) if z_bar is None else z_bar + _acts_grad(a, a_bar)
+        direct = _acts_grad(a, gate_blocks(a_bar, a.shape[1] // 4))
+        z_bar = direct if z_bar is None else z_bar + direct
     return [z_bar, c_prev]
 
 

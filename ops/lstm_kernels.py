@@ -32,14 +32,16 @@ def _acts(z, units):
     return a
 
 
-def _split(a, units):
+def gate_blocks(a, units):
+    """The four gate blocks [i, f, g, o] of an (N, 4H) array, as views (or of a graph node, as
+    slices: ``lstm.py`` writes its formulas with this too)."""
     return a[:, :units], a[:, units:2 * units], a[:, 2 * units:3 * units], a[:, 3 * units:]
 
 
 def lstm_cell_np(z, c):
     """(h, c', a) of the LSTM cell, a the activated gates [i, f, g, o]."""
     a = _acts(z, c.shape[1])
-    i, f, g, o = _split(a, c.shape[1])
+    i, f, g, o = gate_blocks(a, c.shape[1])
     c_new = f * c + i * g
     return o * np.tanh(c_new), c_new, a
 
@@ -47,7 +49,7 @@ def lstm_cell_np(z, c):
 def lstm_cell_grad_np(a, c, h_bar, c_bar):
     """(z_bar, c_bar_prev): the cotangents of z and c for those of h and c', from the activated
     gates a and the cell c."""
-    i, f, g, o = _split(a, c.shape[1])
+    i, f, g, o = gate_blocks(a, c.shape[1])
     one = a.dtype.type(1)
     t = np.tanh(f * c + i * g)
     d = c_bar + h_bar * o * (one - t * t)

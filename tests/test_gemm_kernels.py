@@ -49,22 +49,22 @@ def test_gemm_equals_the_float64_product_for_every_block_shape():
             np.testing.assert_allclose(G.gemm(a_, b_, c, True), want + 1, rtol=tol, atol=tol, err_msg=str((m, k, n)))
 
 
-def test_pack_makes_no_panels_for_products_of_few_rows():
+def test_a_scan_packs_no_panels_for_products_of_few_rows():
     b = np.ones((8, 64), np.float32)
-    assert G.pack(b, 15).size == 0 and G.pack(b, 16).size == G.pack(b, -1).size > 0
+    assert G.pack_panels(b, 15).size == 0 and G.pack_panels(b, 16).size == G.pack_panels(b, -1).size > 0
 
 
 def test_pack_lays_panels_out_zero_padded_whatever_b_s_layout():
     b = _rng.normal(size=(5, 70)).astype(np.float32)
     width = G.WIDTH
-    panels = G.pack(b, -1)
+    panels = G.pack(b)
     assert panels.shape == (-(-70 // width), 5, width)
     for p in range(panels.shape[0]):
         cols = b[:, p * width:(p + 1) * width]
         np.testing.assert_array_equal(panels[p, :, :cols.shape[1]], cols)
         assert not panels[p, :, cols.shape[1]:].any()
     for view in _layouts(b)[1:] + [np.ascontiguousarray(b.T).T]:
-        np.testing.assert_array_equal(G.pack(view, -1), panels)
+        np.testing.assert_array_equal(G.pack(view), panels)
 
 
 def test_negative_strides_go_to_blas_and_empty_operands_work():
@@ -72,10 +72,10 @@ def test_negative_strides_go_to_blas_and_empty_operands_work():
     b = _rng.normal(size=(40, 64)).astype(np.float32)
     flipped = np.ascontiguousarray(a[::-1])[::-1]  # a view with a negative row stride
     assert not G.suits(flipped, b) and not G.suits(a, np.ascontiguousarray(b[::-1])[::-1])
-    assert G.pack(np.ascontiguousarray(b[::-1])[::-1], -1).size == 0
+    assert G.pack_panels(np.ascontiguousarray(b[::-1])[::-1], -1).size == 0
     with warnings.catch_warnings():  # numba's note on np.dot for a strided view, when it compiles
         warnings.simplefilter("ignore", NumbaPerformanceWarning)
-        np.testing.assert_allclose(K.dot_packed(flipped, b, G.pack(b, -1)), a @ b, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(K.dot_packed(flipped, b, G.pack(b)), a @ b, rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="negative strides"):
         G.gemm(flipped, b, np.empty((18, 64), np.float32), False)
     assert G.gemm(a[:, :0], b[:0], np.full((18, 64), np.nan, np.float32), False).max() == 0  # k = 0: zeros
@@ -96,6 +96,7 @@ _CHOICES = textwrap.dedent("""
     import numpy as np
     from adjit.ops import gemm_kernels as G
     f32 = lambda *s: np.zeros(s, np.float32)
+    a, b = np.ones((32, 128), np.float32), np.full((128, 512), 0.5, np.float32)
     print(json.dumps({
         "lstm h U": G.suits(f32(32, 128), f32(128, 512)),
         "lstm h^T dz": G.suits(f32(128, 32), f32(32, 512)),
@@ -106,9 +107,10 @@ _CHOICES = textwrap.dedent("""
         "large": G.suits(f32(1024, 1024), f32(1024, 1024)),            # BLAS's cache blocking
         "b transposed": G.suits(f32(32, 512), f32(128, 512).T),        # BLAS reads it in place
         "float64": G.suits(np.zeros((32, 128)), np.zeros((128, 512))),
-        "packed U, 32 rows": G.pack(f32(128, 512), 32).size > 0,
-        "packed U, rows unknown": G.pack(f32(128, 512), -1).size > 0,
-        "packed small, 16 rows": G.pack(f32(64, 128), 16).size > 0,
+        "packed U, 32 rows": G.pack_panels(f32(128, 512), 32).size > 0,
+        "packed U, rows unknown": G.pack_panels(f32(128, 512), -1).size > 0,
+        "packed small, 16 rows": G.pack_panels(f32(64, 128), 16).size > 0,
+        "gemm itself": bool(np.allclose(G.gemm(a, b, f32(32, 512), False), a @ b, rtol=1e-4, atol=1e-3)),
     }))
 """)
 
@@ -116,8 +118,8 @@ _CHOICES = textwrap.dedent("""
 @pytest.mark.parametrize("threads", [1, 2])
 def test_which_products_take_our_kernel(threads):
     """With BLAS on one thread, by shape; with BLAS on two, products BLAS splits over its
-    threads (>= 2^18 multiply-adds) go back to it. In a new process: OpenBLAS reads its thread
-    count from the environment when it loads."""
+    threads (>= 2^18 multiply-adds) go back to it, while ``gemm`` itself stays ours. In a new
+    process: OpenBLAS reads its thread count from the environment when it loads."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads))
     done = subprocess.run([sys.executable, "-c", _CHOICES], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -126,7 +128,7 @@ def test_which_products_take_our_kernel(threads):
     assert taken == {"lstm h U": not split, "lstm h^T dz": not split, "small": True, "x_t W": False,
                      "few rows": False, "few columns": False, "large": False, "b transposed": False,
                      "float64": False, "packed U, 32 rows": not split, "packed U, rows unknown": not split,
-                     "packed small, 16 rows": True}
+                     "packed small, 16 rows": True, "gemm itself": True}
 
 
 @pytest.mark.parametrize("m", [2, 40])  # BLAS below a few register blocks of rows, ours above
